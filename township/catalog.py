@@ -1,0 +1,249 @@
+"""The catalog: org units, reporters, indicators, units, targets and the deadline rule, validated on load."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from township.periods import Period
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; the message lists every problem found, each naming its file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(_Strict):
+    unit: str
+    family: str
+    factor: float = Field(gt=0)
+
+
+class Township(_Strict):
+    code: str
+    name: str
+
+
+class County(_Strict):
+    code: str
+    name: str
+
+
+class Deadline(_Strict):
+    day_of_next_month: int = Field(5, ge=1, le=28)
+    time: str = "24:00"
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) <= 24 and 0 <= int(mm) < 60):
+            raise ValueError(f"deadline time must be HH:MM, got {v!r}")
+        if int(hh) == 24 and int(mm) != 0:
+            raise ValueError("24:MM is only allowed as 24:00")
+        return v
+
+
+class Reporter(_Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    township: str
+    kind: str
+    name: str
+
+
+class Indicator(_Strict):
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
+    name_en: str
+    unit: str
+    measure: Literal["flow", "stock"]
+    owner: str
+    parent: str | None = None
+    allow_negative: bool = False
+    decimals: int = Field(0, ge=0, le=6)
+    aggregation: Literal["owner", "sum_villages"] = "owner"
+    headline: int | None = None
+
+
+class TargetSet(_Strict):
+    township: str
+    year: int
+    values: dict[str, float]
+
+
+class Catalog(BaseModel):
+    """Everything the pipeline knows about who reports what. Built by `load_catalog`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    county: County
+    first_year: int
+    deadline: Deadline
+    townships: list[Township]
+    reporters: list[Reporter]
+    units: list[Unit]
+    indicators: list[Indicator]
+    targets: list[TargetSet]
+
+    @cached_property
+    def reporter_by_code(self) -> dict[str, Reporter]:
+        return {r.code: r for r in self.reporters}
+
+    @cached_property
+    def indicator_by_code(self) -> dict[str, Indicator]:
+        return {i.code: i for i in self.indicators}
+
+    @cached_property
+    def unit_by_name(self) -> dict[str, Unit]:
+        return {u.unit: u for u in self.units}
+
+    @cached_property
+    def township_by_code(self) -> dict[str, Township]:
+        return {t.code: t for t in self.townships}
+
+    def indicators_of(self, reporter_code: str) -> list[Indicator]:
+        """The indicators a reporter owns, in catalog order."""
+        kind = self.reporter_by_code[reporter_code].kind
+        return [i for i in self.indicators if i.owner == kind]
+
+    def expected_reporters(self, township: str) -> list[Reporter]:
+        """Reporters of a township that own at least one indicator (and so must submit monthly)."""
+        kinds = {i.owner for i in self.indicators}
+        return [r for r in self.reporters if r.township == township and r.kind in kinds]
+
+    def target(self, township: str, year: int, indicator: str) -> float | None:
+        for t in self.targets:
+            if t.township == township and t.year == year:
+                return t.values.get(indicator)
+        return None
+
+    def deadline_for(self, period: Period, tz: ZoneInfo) -> dt.datetime:
+        """The aware datetime by which a period's forms are due (24:00 = start of the next day)."""
+        nxt = period.next()
+        hh, mm = (int(x) for x in self.deadline.time.split(":"))
+        day = dt.date(nxt.year, nxt.month, self.deadline.day_of_next_month)
+        base = dt.datetime.combine(day, dt.time(0, 0), tzinfo=tz)
+        return base + dt.timedelta(hours=hh, minutes=mm)
+
+    def convert_factor(self, unit: str, canonical: str) -> float | None:
+        """Factor turning a value in `unit` into `canonical`, or None if they cannot convert."""
+        src, dst = self.unit_by_name.get(unit), self.unit_by_name.get(canonical)
+        if src is None or dst is None or src.family != dst.family:
+            return None
+        return src.factor / dst.factor
+
+
+CATALOG_FILES = ("township.yaml", "reporters.yaml", "units.yaml", "indicators.yaml", "targets.yaml")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CatalogError(f"{path}: catalog file is missing") from e
+    except yaml.YAMLError as e:
+        raise CatalogError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _duplicates(codes: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return sorted({c for c in codes if c in seen or seen.add(c)})
+
+
+def load_catalog(folder: str | Path | None = None) -> Catalog:
+    """Read and cross-check the catalog; raise CatalogError listing every problem with its file."""
+    if folder is None:
+        from township.settings import get_settings
+
+        folder = get_settings().catalog_dir
+    folder = Path(folder)
+    raw = {name: _read_yaml(folder / name) for name in CATALOG_FILES}
+    merged = {
+        **{k: raw["township.yaml"].get(k) for k in ("county", "first_year", "deadline", "townships")},
+        "reporters": raw["reporters.yaml"].get("reporters"),
+        "units": raw["units.yaml"].get("units"),
+        "indicators": raw["indicators.yaml"].get("indicators"),
+        "targets": raw["targets.yaml"].get("targets") or [],
+    }
+    if merged["deadline"] is None:
+        merged["deadline"] = {}
+    where = {"county": "township.yaml", "first_year": "township.yaml", "deadline": "township.yaml",
+             "townships": "township.yaml", "reporters": "reporters.yaml", "units": "units.yaml",
+             "indicators": "indicators.yaml", "targets": "targets.yaml"}
+    try:
+        catalog = Catalog(**merged)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = err["loc"]
+            path = ".".join(str(p) for p in loc)
+            problems.append(f"{folder / where.get(str(loc[0]), '?')}: {path}: {err['msg']}")
+        raise CatalogError("invalid catalog:\n  " + "\n  ".join(problems)) from None
+    problems = _cross_check(catalog, folder)
+    if problems:
+        raise CatalogError("invalid catalog:\n  " + "\n  ".join(problems))
+    return catalog
+
+
+def _cross_check(c: Catalog, folder: Path) -> list[str]:
+    f_ind, f_rep, f_units, f_tgt, f_town = (str(folder / n) for n in
+                                            ("indicators.yaml", "reporters.yaml", "units.yaml",
+                                             "targets.yaml", "township.yaml"))
+    problems: list[str] = []
+    for code in _duplicates([t.code for t in c.townships]):
+        problems.append(f"{f_town}: duplicate township code {code!r}")
+    for code in _duplicates([r.code for r in c.reporters]):
+        problems.append(f"{f_rep}: duplicate reporter code {code!r}")
+    for code in _duplicates([u.unit for u in c.units]):
+        problems.append(f"{f_units}: duplicate unit {code!r}")
+    for code in _duplicates([i.code for i in c.indicators]):
+        problems.append(f"{f_ind}: duplicate indicator code {code!r}")
+    townships = {t.code for t in c.townships}
+    kinds = {r.kind for r in c.reporters}
+    for r in c.reporters:
+        if r.township not in townships:
+            problems.append(f"{f_rep}: reporter {r.code!r} names unknown township {r.township!r}")
+    units = c.unit_by_name
+    inds = c.indicator_by_code
+    for i in c.indicators:
+        if i.unit not in units:
+            problems.append(f"{f_ind}: indicator {i.code!r} has unknown unit {i.unit!r} "
+                            f"(known: {', '.join(units)})")
+        if i.owner not in kinds:
+            problems.append(f"{f_ind}: indicator {i.code!r} is owned by {i.owner!r}, "
+                            f"which no reporter in {f_rep} has as its kind")
+        if i.aggregation == "sum_villages" and i.owner != "village":
+            problems.append(f"{f_ind}: indicator {i.code!r} sums over villages but is owned by {i.owner!r}")
+        if i.parent is None:
+            continue
+        parent = inds.get(i.parent)
+        if parent is None:
+            problems.append(f"{f_ind}: indicator {i.code!r} has unknown parent {i.parent!r}")
+            continue
+        if parent.code == i.code:
+            problems.append(f"{f_ind}: indicator {i.code!r} is its own parent")
+        if i.unit in units and parent.unit in units and units[i.unit].family != units[parent.unit].family:
+            problems.append(f"{f_ind}: indicator {i.code!r} ({i.unit}) cannot be part of "
+                            f"{parent.code!r} ({parent.unit}): different unit families")
+        if parent.measure != i.measure or parent.owner != i.owner:
+            problems.append(f"{f_ind}: indicator {i.code!r} must have the same measure and owner "
+                            f"as its parent {parent.code!r}")
+    for t in c.targets:
+        if t.township not in townships:
+            problems.append(f"{f_tgt}: targets for unknown township {t.township!r}")
+        for code in t.values:
+            if code not in inds:
+                problems.append(f"{f_tgt}: target for unknown indicator {code!r} ({t.township} {t.year})")
+    return problems

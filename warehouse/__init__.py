@@ -1,0 +1,1 @@
+"""The warehouse: models, migrations, views and the reads/writes the pipeline makes."""
