@@ -1,0 +1,194 @@
+"""Enrich the run's read frame with what the validation rules need (pure: DataFrames in, DataFrame out).
+
+Adds catalog facts (owner, measure, canonical unit), converts values to the canonical unit, and
+joins context: last month's cumulative, the parent's value, last year's value and the reporter's own
+history — from the warehouse's current values and from other files of the same run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from township.catalog import Catalog
+from township.periods import Period, PeriodError
+
+HISTORY_MONTHS = 12
+MIN_HISTORY = 6
+KEY = ["reporter_code", "indicator_code"]
+CONTEXT_COLUMNS = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]
+
+
+def _period_index(p: pd.Series) -> pd.Series:
+    """'YYYY-MM' → year*12 + month-1 (float, NaN when empty)."""
+    y = pd.to_numeric(p.str.slice(0, 4), errors="coerce")
+    m = pd.to_numeric(p.str.slice(5, 7), errors="coerce")
+    return y * 12 + m - 1
+
+
+def index_to_period(idx: pd.Series) -> pd.Series:
+    i = idx.astype("Int64")
+    return (i // 12).astype(str).str.zfill(4) + "-" + (i % 12 + 1).astype(str).str.zfill(2)
+
+
+def parse_periods(raw: pd.Series) -> pd.Series:
+    """Parse each distinct period text once; '' where it is not a month."""
+    uniq = {}
+    for text in raw.unique():
+        try:
+            uniq[text] = str(Period.parse(text)) if text else ""
+        except PeriodError:
+            uniq[text] = ""
+    return raw.map(uniq).astype(str)
+
+
+def catalog_frames(catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    inds = pd.DataFrame({
+        "indicator_code": [i.code for i in catalog.indicators],
+        "owner_kind": [i.owner for i in catalog.indicators],
+        "measure": [i.measure for i in catalog.indicators],
+        "allow_negative": [i.allow_negative for i in catalog.indicators],
+        "decimals": [i.decimals for i in catalog.indicators],
+        "canonical_unit": [i.unit for i in catalog.indicators],
+        "parent_code": [i.parent or "" for i in catalog.indicators],
+    })
+    reps = pd.DataFrame({
+        "reporter_code": [r.code for r in catalog.reporters],
+        "reporter_kind": [r.kind for r in catalog.reporters],
+        "township_code": [r.township for r in catalog.reporters],
+    })
+    return inds, reps
+
+
+def _unit_factors(df: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    pairs = df[["unit_used", "canonical_unit"]].drop_duplicates()
+    factors = {(u, c): catalog.convert_factor(u, c) for u, c in zip(pairs["unit_used"], pairs["canonical_unit"])}
+    keys = list(zip(df["unit_used"], df["canonical_unit"]))
+    return pd.Series([factors[k] for k in keys], index=df.index, dtype="float64")
+
+
+def add_catalog_facts(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Catalog columns, parsed periods and values converted to the canonical unit."""
+    inds, reps = catalog_frames(catalog)
+    df = frame.merge(reps, on="reporter_code", how="left").merge(inds, on="indicator_code", how="left")
+    for col in ("reporter_kind", "township_code", "owner_kind", "measure", "canonical_unit", "parent_code"):
+        df[col] = df[col].fillna("").astype(str)
+    df["allow_negative"] = df["allow_negative"].fillna(True).astype(bool)
+    df["decimals"] = df["decimals"].fillna(2).astype("int64")
+    df["period"] = parse_periods(df["period_raw"])
+    df["period_index"] = _period_index(df["period"])
+    df["file_periods"] = df.groupby("file_key")["period"].transform(
+        lambda s: s[s != ""].nunique()).astype("int64")
+    df["unit_used"] = df["unit"].where(df["unit"] != "", df["canonical_unit"])
+    df["unit_factor"] = _unit_factors(df, catalog)
+    df["month_value"] = df["month_value"] * df["unit_factor"]
+    df["ytd_value"] = df["ytd_value"] * df["unit_factor"]
+    # A stock is a level: 本月 holds it; a level written only under 1-本月累计 is taken as the level.
+    stock = df["measure"] == "stock"
+    df.loc[stock & df["month_value"].isna(), "month_value"] = df["ytd_value"]
+    return df
+
+
+def _flag_duplicates(df: pd.DataFrame) -> pd.Series:
+    """True on rows whose indicator appears again in the same file with different values."""
+    sig = df["month_value"].astype(str) + "|" + df["ytd_value"].astype(str)
+    n = sig.groupby([df["file_key"], df["indicator_code"]]).transform("nunique")
+    return (n > 1) & (df["indicator_code"] != "")
+
+
+def _parent_values(df: pd.DataFrame) -> pd.DataFrame:
+    parents = (df[["file_key", "indicator_code", "month_value", "ytd_value"]]
+               .drop_duplicates(["file_key", "indicator_code"])
+               .rename(columns={"indicator_code": "parent_code", "month_value": "parent_month",
+                                "ytd_value": "parent_ytd"}))
+    return df.merge(parents, on=["file_key", "parent_code"], how="left")
+
+
+def batch_latest_values(df: pd.DataFrame) -> pd.DataFrame:
+    """The run's own values as context: per reporter × period × indicator, the latest-received file's."""
+    ok = df[(df["period"] != "") & (df["owner_kind"] != "")]
+    ok = ok.sort_values(["received_at", "file_key"]).drop_duplicates(
+        ["reporter_code", "period", "indicator_code"], keep="last")
+    return ok[CONTEXT_COLUMNS]
+
+
+def _context(warehouse_values: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
+    """Warehouse current values overlaid by the run's values (a file in this run supersedes)."""
+    ctx = pd.concat([warehouse_values[CONTEXT_COLUMNS], batch], ignore_index=True)
+    ctx = ctx.drop_duplicates(["reporter_code", "period", "indicator_code"], keep="last")
+    ctx["period_index"] = _period_index(ctx["period"].astype(str))
+    return ctx
+
+
+def _join_offset(df: pd.DataFrame, ctx: pd.DataFrame, offset: int, names: dict[str, str]) -> pd.DataFrame:
+    right = ctx[[*KEY, "period_index", *names]].rename(columns=names)
+    right = right.assign(period_index=right["period_index"] + offset)
+    return df.merge(right, on=[*KEY, "period_index"], how="left")
+
+
+def _history_stats(df: pd.DataFrame, ctx: pd.DataFrame) -> pd.DataFrame:
+    """Median and MAD of each reporter × indicator's month values over the 12 months before the period."""
+    targets = df.loc[df["period_index"].notna(), [*KEY, "period_index"]].drop_duplicates()
+    hist = ctx.loc[ctx["month_value"].notna(), [*KEY, "period_index", "month_value"]].rename(
+        columns={"period_index": "hist_index"})
+    if targets.empty or hist.empty:
+        return df.assign(hist_median=np.nan, hist_mad=np.nan, hist_n=0)
+    m = targets.merge(hist, on=KEY)
+    m = m[(m["hist_index"] < m["period_index"]) & (m["hist_index"] >= m["period_index"] - HISTORY_MONTHS)]
+    g = m.groupby([*KEY, "period_index"])["month_value"]
+    stats = g.agg(hist_median="median", hist_n="count").reset_index()
+    m = m.merge(stats[[*KEY, "period_index", "hist_median"]], on=[*KEY, "period_index"])
+    m["dev"] = (m["month_value"] - m["hist_median"]).abs()
+    mad = m.groupby([*KEY, "period_index"])["dev"].median().rename("hist_mad").reset_index()
+    stats = stats.merge(mad, on=[*KEY, "period_index"])
+    out = df.merge(stats, on=[*KEY, "period_index"], how="left")
+    out["hist_n"] = out["hist_n"].fillna(0).astype("int64")
+    return out
+
+
+def add_context(df: pd.DataFrame, warehouse_values: pd.DataFrame) -> pd.DataFrame:
+    """Join last month's, last year's and historical values and derive the rule inputs."""
+    ctx = _context(warehouse_values, batch_latest_values(df))
+    df = df.assign(dup_conflict=_flag_duplicates(df))
+    df = _parent_values(df)
+    df = _join_offset(df, ctx, 1, {"ytd_value": "prev_ytd", "month_value": "prev_month"})
+    df = _join_offset(df, ctx, 12, {"ytd_value": "ly_ytd", "month_value": "ly_month"})
+    df = _history_stats(df, ctx)
+    flow = df["measure"] == "flow"
+    january = (df["period_index"] % 12) == 0
+    # The year starts from zero: January's cumulative is January's month.
+    df.loc[flow & january, "prev_ytd"] = 0.0
+    df.loc[~flow, "prev_ytd"] = np.nan
+    tol = 1.5 * np.power(10.0, -df["decimals"].astype(float))
+    df["identity_expected"] = (df["prev_ytd"] + df["month_value"]).where(flow)
+    df["identity_excess"] = ((df["identity_expected"] - df["ytd_value"]).abs()
+                             - tol * np.maximum(1.0, df["unit_factor"].fillna(1.0)))
+    level = df["ytd_value"].where(flow, df["month_value"])
+    base = df["ly_ytd"].where(flow, df["ly_month"])
+    df["yoy_change"] = (level / base - 1).where(base > 0)
+    usable = df["hist_n"] >= MIN_HISTORY
+    df["robust_z"] = (0.6745 * (df["month_value"] - df["hist_median"]) / df["hist_mad"]).where(
+        usable & (df["hist_mad"] > 0))
+    ratio = (df["month_value"].abs() / df["hist_median"].abs()).where(usable & (df["hist_median"] != 0))
+    with np.errstate(divide="ignore"):
+        df["history_log10_ratio"] = np.log10(ratio.where(ratio > 0))
+    df["repeats_last_month"] = (flow & (df["month_value"] == df["prev_month"]) & (df["month_value"] != 0)
+                                & ~january)
+    return df
+
+
+def enrich(frame: pd.DataFrame, catalog: Catalog, warehouse_values: pd.DataFrame) -> pd.DataFrame:
+    """The frame validation runs on. `frame` is the run's read frame plus file_key, reporter_code,
+    received_at and source_row; `warehouse_values` the current values around the run's periods."""
+    df = add_catalog_facts(frame, catalog)
+    df = add_context(df, warehouse_values)
+    return df.sort_values("source_row").reset_index(drop=True)
+
+
+def context_window(periods: pd.Series) -> tuple[str, str] | None:
+    """The span of periods whose warehouse values the rules need: 12 months of history and last year."""
+    idx = _period_index(periods[periods != ""])
+    if idx.empty:
+        return None
+    lo, hi = idx.min() - max(HISTORY_MONTHS, 12), idx.max() - 1
+    return (index_to_period(pd.Series([lo])).iloc[0], index_to_period(pd.Series([hi])).iloc[0])

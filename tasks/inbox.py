@@ -1,0 +1,133 @@
+"""The inbox and the archive, read and written through fsspec so a URL (s3://, sftp://) can replace a folder.
+
+Files are identified by content (sha256). Unchanged files (same path, size and mtime as last seen)
+are not read again, so a run over tens of thousands of processed files costs one listing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import posixpath
+from dataclasses import dataclass
+
+import fsspec
+import pandas as pd
+
+FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
+UNKNOWN_FOLDER = "_unknown"
+
+
+@dataclass
+class Incoming:
+    """A file pulled from the inbox this run, with its bytes."""
+
+    path: str  # relative to the inbox root, '/'-separated
+    folder: str  # first path component ('' for the inbox root): the reporter's identity
+    name: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    data: bytes
+
+    @property
+    def received_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc)
+
+
+def _fs(root: str):  # noqa: ANN202
+    fs, path = fsspec.core.url_to_fs(root)
+    return fs, path.rstrip("/")
+
+
+def list_inbox(root: str) -> pd.DataFrame:
+    """Every file under the inbox: path (relative), folder, name, size, mtime_ns. Hidden files and
+    Office lock files (~$x.xlsx) are not submissions and are left alone."""
+    fs, base = _fs(root)
+    cols = ["path", "folder", "name", "size", "mtime_ns"]
+    if not fs.exists(base):
+        return pd.DataFrame(columns=cols)
+    found = fs.find(base, detail=True)
+    paths, sizes, mtimes = [], [], []
+    for full, info in found.items():
+        rel = posixpath.relpath(full, base) if not full.startswith(base + "/") else full[len(base) + 1:]
+        name = rel.rsplit("/", 1)[-1]
+        if name.startswith((".", "~$")) or "/." in "/" + rel:
+            continue
+        paths.append(rel)
+        sizes.append(int(info.get("size") or 0))
+        m = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+        if isinstance(m, dt.datetime):
+            m = m.timestamp()
+        mtimes.append(int(round(float(m) * 1e9)))
+    df = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
+    parts = df["path"].str.split("/")
+    df["folder"] = [p[0] if len(p) > 1 else "" for p in parts]
+    df["name"] = [p[-1] for p in parts]
+    return df[cols].sort_values("path").reset_index(drop=True)
+
+
+def unseen(listing: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
+    """Listing rows whose (path, size, mtime) differ from what the warehouse saw last time."""
+    if seen.empty:
+        return listing
+    m = listing.merge(seen[["path", "size", "mtime_ns"]], on=["path", "size", "mtime_ns"], how="left",
+                      indicator=True)
+    return listing[(m["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+
+
+def fetch(root: str, rows: pd.DataFrame) -> list[Incoming]:
+    """Read and hash the given inbox files."""
+    fs, base = _fs(root)
+    out = []
+    for path, folder, name, size, mtime in zip(rows["path"], rows["folder"], rows["name"], rows["size"],
+                                               rows["mtime_ns"]):
+        data = fs.cat_file(f"{base}/{path}")
+        out.append(Incoming(path, folder, name, int(size), int(mtime), hashlib.sha256(data).hexdigest(), data))
+    return out
+
+
+def archive_relpath(reporter: str, period: str | None, sha256: str, name: str) -> str:
+    return f"{reporter or UNKNOWN_FOLDER}/{period or 'unknown'}/{sha256}-{name}"
+
+
+def archive(root: str, relpath: str, data: bytes) -> str:
+    """Write the raw bytes once. An existing archived file is never overwritten (same name = same hash)."""
+    fs, base = _fs(root)
+    full = f"{base}/{relpath}"
+    if not fs.exists(full):
+        fs.makedirs(posixpath.dirname(full), exist_ok=True)
+        tmp = full + ".part"
+        with fs.open(tmp, "wb") as f:
+            f.write(data)
+        fs.mv(tmp, full)
+    return relpath
+
+
+def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
+    """Write a text file next to an archived file (receipts); rewritten when the receipt is."""
+    fs, base = _fs(root)
+    with fs.open(f"{base}/{relpath}{suffix}", "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def list_archive(root: str) -> pd.DataFrame:
+    """Archived raw files: relpath, reporter folder, sha256, original name (receipts excluded)."""
+    fs, base = _fs(root)
+    cols = ["relpath", "folder", "sha256", "name"]
+    if not fs.exists(base):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for full in fs.find(base):
+        rel = full[len(base) + 1:]
+        parts = rel.split("/")
+        if len(parts) != 3 or rel.endswith((".receipt.json", ".receipt.md", ".part")):
+            continue
+        sha, _, name = parts[2].partition("-")
+        rows.append((rel, parts[0], sha, name))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def read_archived(root: str, relpath: str) -> bytes:
+    fs, base = _fs(root)
+    return fs.cat_file(f"{base}/{relpath}")
