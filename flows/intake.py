@@ -1,0 +1,112 @@
+"""The intake flow: pull new submissions, archive them, read, validate in one batch, load once, answer each.
+
+Deployed from prefect.yaml (every 30 minutes in the day); also `township intake`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.runners import task_runner
+from tasks.intake_run import (
+    IntakeSummary,
+    Pulled,
+    archive_reads,
+    load,
+    pull,
+    warehouse_context,
+    write_receipts,
+)
+from tasks.intake_steps import FileRead, Reviewed, read_many, review_run
+from township.periods import Period
+from township.runtime import Runtime, open_runtime
+
+READ_CHUNK = 200
+
+
+@task(name="pull new files from the inbox", retries=2, retry_delay_seconds=[5, 30])
+def pull_task(rt: Runtime, inbox: str, partition: str | None) -> Pulled:
+    return pull(rt, inbox, partition)
+
+
+@task(name="read forms")
+def read_task(items, catalog, inbox_label: str) -> list[FileRead]:  # noqa: ANN001
+    return read_many(items, catalog, inbox_label)
+
+
+@task(name="archive raw files", retries=2, retry_delay_seconds=[5, 30])
+def archive_task(archive_root: str, reads: list[FileRead]) -> dict[str, str]:
+    return archive_reads(archive_root, reads)
+
+
+@task(name="review the batch (Great Expectations)")
+def review_task(rt: Runtime, reads: list[FileRead]) -> Reviewed:
+    tz = rt.settings.tz
+    return review_run(reads, rt.catalog, warehouse_context(rt), Period.current(tz), tz)
+
+
+@task(name="load into the warehouse", retries=2, retry_delay_seconds=[5, 30])
+def load_task(rt: Runtime, reviewed: Reviewed, archived: dict[str, str], pulled: Pulled):  # noqa: ANN201
+    return load(rt, reviewed, archived, pulled)
+
+
+@task(name="write receipts")
+def receipts_task(rt, archive_root, reviewed, archived, result, pulled) -> IntakeSummary:  # noqa: ANN001
+    return write_receipts(rt, archive_root, reviewed, archived, result, pulled)
+
+
+def _run_name() -> str:
+    from township.settings import get_settings
+
+    return f"intake {dt.datetime.now(get_settings().tz):%Y-%m-%d %H:%M}"
+
+
+def _publish_artifacts(summary: IntakeSummary) -> None:
+    if not summary.receipts:
+        create_markdown_artifact(key="intake-summary", markdown="Nothing new in the inbox.",
+                                 description="intake: nothing new")
+        return
+    rows = [{"file": r["file"], "reporter": r["reporter"], "period": r["period"] or "", "status": r["status"],
+             "imported": r["counts"]["imported"], "updated": r["counts"]["updated"],
+             "unchanged": r["counts"]["unchanged"], "rejected": r["counts"]["rejected"],
+             "conflicts": len(r["conflicts"])} for r in summary.receipts]
+    create_table_artifact(key="intake-receipts", table=rows, description="one row per file this run")
+    md = [f"## Intake: {summary.files_new} new files, {summary.duplicates} duplicates",
+          f"accepted {summary.accepted}, with warnings {summary.accepted_with_warnings}, "
+          f"rejected {summary.rejected}; values imported {summary.imported}, updated {summary.updated}, "
+          f"unchanged {summary.unchanged}", ""]
+    for r in summary.receipts:
+        for c in r["conflicts"][:20]:
+            md.append(f"- `{c['code']}` {r['reporter']} {r['file']} {c.get('sheet') or ''}!{c.get('cell') or ''}: "
+                      f"{c['message_zh']} / {c['message_en']}")
+    create_markdown_artifact(key="intake-conflicts", markdown="\n".join(md), description="conflicts by file")
+
+
+@flow(name="intake", flow_run_name=_run_name, task_runner=task_runner(), log_prints=True)
+def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: str | None = None,
+           partition: str | None = None) -> dict:
+    """Pull new files from the inbox, archive them, validate the batch, load what passes, write receipts."""
+    log = get_run_logger()
+    rt = open_runtime(inbox=inbox, archive=archive, warehouse_url=warehouse_url)
+    s = rt.settings
+    pulled = pull_task(rt, s.inbox, partition)
+    log.info("inbox %s: %d files listed, %d new, %d duplicates", s.inbox, pulled.listing_count,
+             len(pulled.new), len(pulled.duplicates))
+    chunks = [pulled.new[i:i + READ_CHUNK] for i in range(0, len(pulled.new), READ_CHUNK)]
+    futures = read_task.map(chunks, rt.catalog, s.inbox) if chunks else []
+    reads = [r for f in futures for r in f.result()]
+    archived = archive_task(s.archive, reads)
+    reviewed = review_task(rt, reads)
+    result = load_task(rt, reviewed, archived, pulled)
+    summary = receipts_task(rt, s.archive, reviewed, archived, result, pulled)
+    for r in summary.receipts:
+        for c in r["conflicts"]:
+            if c["severity"] == "error":
+                log.warning("%s %s/%s %s!%s: %s", c["code"], r["reporter"], r["file"], c.get("sheet") or "",
+                            c.get("cell") or "", c["message_en"])
+    _publish_artifacts(summary)
+    rt.engine.dispose()
+    return summary.as_dict()

@@ -1,0 +1,262 @@
+"""The reads and the one write intake makes: seen files, current values, and the run's load.
+
+The load is one transaction under an intake lock (PostgreSQL advisory lock / SQLite BEGIN IMMEDIATE):
+submissions whose hash another run already loaded are dropped, the rest are inserted with their
+conflicts and values; replaced values are closed (valid_to), never overwritten. A crash anywhere
+rolls the whole load back, and the next run does it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+
+from warehouse.models import Conflict, InboxFile, Submission, ValueHistory
+
+INTAKE_LOCK_KEY = 0x70776E73  # arbitrary constant: "the intake load" advisory lock
+
+VALUE_COLUMNS = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note"]
+
+
+def seen_files(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(InboxFile.path, InboxFile.size, InboxFile.mtime_ns, InboxFile.sha256)).all()
+    return pd.DataFrame(rows, columns=["path", "size", "mtime_ns", "sha256"])
+
+
+def known_hashes(engine: Engine, hashes: list[str]) -> set[str]:
+    """Hashes among `hashes` that are already submissions."""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(hashes), 5000):
+            chunk = hashes[i:i + 5000]
+            found.update(conn.execute(select(Submission.sha256).where(
+                Submission.sha256.in_(bindparam("h", expanding=True))), {"h": chunk}).scalars())
+    return found
+
+
+def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None = None) -> pd.DataFrame:
+    """Current values with lo <= period <= hi (optionally only these reporters)."""
+    q = ("SELECT reporter_code, period, indicator_code, month_value, ytd_value FROM value_history "
+         "WHERE valid_to IS NULL AND period BETWEEN :lo AND :hi")
+    params: dict = {"lo": lo, "hi": hi}
+    stmt = text(q)
+    if reporters is not None and len(reporters) <= 2000:
+        stmt = text(q + " AND reporter_code IN :r").bindparams(bindparam("r", expanding=True))
+        params["r"] = list(reporters)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt, params).all()
+    df = pd.DataFrame(rows, columns=["reporter_code", "period", "indicator_code", "month_value", "ytd_value"])
+    df["month_value"] = df["month_value"].astype("float64")
+    df["ytd_value"] = df["ytd_value"].astype("float64")
+    if reporters is not None and len(reporters) > 2000:
+        df = df[df["reporter_code"].isin(set(reporters))]
+    return df
+
+
+@dataclass
+class LoadResult:
+    submission_ids: dict[str, int]  # sha256 -> id
+    counts: pd.DataFrame  # sha256, imported, updated, unchanged
+    skipped: list[str]  # hashes already loaded by another run
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK_KEY})
+    # SQLite: the transaction began with BEGIN IMMEDIATE (engine 'write' flag), the database lock.
+
+
+def _none(values: np.ndarray) -> list:
+    """float array → list with NaN as None (NULL): blank is not 0."""
+    return [None if v != v else float(v) for v in values]
+
+
+def _sqlite_time(t: dt.datetime | None) -> str | None:
+    if t is None:
+        return None
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _plan_values(values: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Order versions per key by receipt, compare each with the one before (warehouse current first),
+    and keep the ones that change something. Returns the rows to insert with status and valid_to."""
+    v = values.sort_values(["received_at", "sha256"], kind="stable").copy()
+    key = ["reporter_code", "period", "indicator_code"]
+    cur = current.rename(columns={"month_value": "cur_month", "ytd_value": "cur_ytd", "note": "cur_note"})
+    v = v.merge(cur[[*key, "id", "cur_month", "cur_ytd", "cur_note"]], on=key, how="left")
+    g = v.groupby(key, sort=False)
+    prev_month = g["month_value"].shift(1)
+    prev_ytd = g["ytd_value"].shift(1)
+    prev_note = g["note"].shift(1)
+    first = prev_month.isna() & prev_ytd.isna() & (g.cumcount() == 0)
+    has_prev = ~first | v["id"].notna()
+    pm = prev_month.where(~first, v["cur_month"])
+    py = prev_ytd.where(~first, v["cur_ytd"])
+    pn = prev_note.where(~first, v["cur_note"]).fillna("")
+
+    def same(a: pd.Series, b: pd.Series) -> pd.Series:
+        return (a == b) | (a.isna() & b.isna())
+
+    unchanged = has_prev & same(v["month_value"], pm) & same(v["ytd_value"], py) & (v["note"].fillna("") == pn)
+    v["status"] = np.where(unchanged, "unchanged", np.where(has_prev, "updated", "imported"))
+    return v
+
+
+def load_run(engine: Engine, submissions: pd.DataFrame, conflicts: pd.DataFrame, values: pd.DataFrame,
+             inbox_rows: pd.DataFrame, now: dt.datetime) -> LoadResult:
+    """Load one run in one transaction.
+
+    submissions: sha256, inbox_folder, reporter_code, township_code, period, file_name, archive_path,
+      received_at, status, on_time, rejected (values not loaded)
+    conflicts: sha256 + CONFLICT columns; values: sha256, received_at + VALUE_COLUMNS (accepted only)
+    inbox_rows: path, size, mtime_ns, sha256 (every file looked at this run)
+    """
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                _lock(conn)
+                return _load_locked(conn, submissions, conflicts, values, inbox_rows, now)
+        finally:
+            conn.info.pop("write", None)
+
+
+def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.DataFrame, values: pd.DataFrame,
+                 inbox_rows: pd.DataFrame, now: dt.datetime) -> LoadResult:
+    _upsert_inbox(conn, inbox_rows, now)
+    hashes = submissions["sha256"].tolist()
+    already = set()
+    for i in range(0, len(hashes), 5000):
+        already.update(conn.execute(select(Submission.sha256).where(
+            Submission.sha256.in_(bindparam("h", expanding=True))), {"h": hashes[i:i + 5000]}).scalars())
+    subs = submissions[~submissions["sha256"].isin(already)]
+    vals = values[values["sha256"].isin(set(subs["sha256"]))]
+
+    # Current values of the keys this run touches, read under the lock.
+    current = _current_for(conn, vals)
+    plan = _plan_values(vals, current) if not vals.empty else vals.assign(status=[])
+    counts = (plan.groupby(["sha256", "status"]).size().unstack(fill_value=0)
+              .reindex(columns=["imported", "updated", "unchanged"], fill_value=0).reset_index()
+              if not plan.empty else pd.DataFrame(columns=["sha256", "imported", "updated", "unchanged"]))
+    subs = subs.merge(counts, on="sha256", how="left")
+    for c in ("imported", "updated", "unchanged"):
+        subs[c] = subs[c].fillna(0).astype("int64")
+
+    ids = _insert_submissions(conn, subs, now)
+    _insert_conflicts(conn, conflicts[conflicts["sha256"].isin(ids)], ids)
+    if not plan.empty:
+        _write_values(conn, plan, ids)
+    return LoadResult(ids, counts, sorted(already & set(hashes)))
+
+
+def _current_for(conn: Connection, vals: pd.DataFrame) -> pd.DataFrame:
+    cols = ["id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note"]
+    if vals.empty:
+        return pd.DataFrame(columns=cols)
+    periods = sorted(vals["period"].unique())
+    rows = conn.execute(text(
+        "SELECT id, reporter_code, period, indicator_code, month_value, ytd_value, note FROM value_history "
+        "WHERE valid_to IS NULL AND period IN :p").bindparams(bindparam("p", expanding=True)),
+        {"p": periods}).all()
+    cur = pd.DataFrame(rows, columns=cols)
+    cur = cur[cur["reporter_code"].isin(set(vals["reporter_code"]))]
+    for c in ("month_value", "ytd_value"):
+        cur[c] = cur[c].astype("float64")
+    return cur
+
+
+def _upsert_inbox(conn: Connection, rows: pd.DataFrame, now: dt.datetime) -> None:
+    if rows.empty:
+        return
+    paths = rows["path"].tolist()
+    existing = set()
+    for i in range(0, len(paths), 5000):
+        existing.update(conn.execute(select(InboxFile.path).where(
+            InboxFile.path.in_(bindparam("p", expanding=True))), {"p": paths[i:i + 5000]}).scalars())
+    new = rows[~rows["path"].isin(existing)]
+    old = rows[rows["path"].isin(existing)]
+    if not new.empty:
+        conn.execute(insert(InboxFile), [
+            {"path": p, "size": int(s), "mtime_ns": int(m), "sha256": h, "first_seen_at": now}
+            for p, s, m, h in zip(new["path"], new["size"], new["mtime_ns"], new["sha256"])])
+    if not old.empty:
+        conn.execute(update(InboxFile).where(InboxFile.path == bindparam("p")).values(
+            size=bindparam("s"), mtime_ns=bindparam("m"), sha256=bindparam("h")).execution_options(
+            synchronize_session=False), [
+            {"p": p, "s": int(s), "m": int(m), "h": h}
+            for p, s, m, h in zip(old["path"], old["size"], old["mtime_ns"], old["sha256"])])
+
+
+def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) -> dict[str, int]:
+    if subs.empty:
+        return {}
+    cols = ["sha256", "inbox_folder", "reporter_code", "township_code", "period", "file_name", "archive_path",
+            "received_at", "status", "on_time", "imported", "updated", "unchanged", "rejected"]
+    data = {c: subs[c].tolist() for c in cols}
+    rows = [dict(zip(cols, vals), processed_at=now) for vals in zip(*(data[c] for c in cols))]
+    for r in rows:
+        for c in ("reporter_code", "township_code", "period"):
+            r[c] = r[c] or None
+        r["on_time"] = None if r["on_time"] is None or r["on_time"] != r["on_time"] else bool(r["on_time"])
+        for c in ("imported", "updated", "unchanged", "rejected"):
+            r[c] = int(r[c])
+        r["received_at"] = pd.Timestamp(r["received_at"]).to_pydatetime()
+    result = conn.execute(insert(Submission).returning(Submission.id, Submission.sha256,
+                                                       sort_by_parameter_order=True), rows)
+    return {sha: sid for sid, sha in result.all()}
+
+
+def _insert_conflicts(conn: Connection, conflicts: pd.DataFrame, ids: dict[str, int]) -> None:
+    if conflicts.empty:
+        return
+    cols = ["code", "severity", "sheet", "cell", "indicator_code", "expected", "found", "message_zh",
+            "message_en", "note"]
+    sub_ids = [ids[h] for h in conflicts["sha256"]]
+    data = [conflicts[c].where(conflicts[c].notna(), None).tolist() for c in cols]
+    conn.execute(insert(Conflict), [dict(zip(["submission_id", *cols], row)) for row in zip(sub_ids, *data)])
+
+
+def _write_values(conn: Connection, plan: pd.DataFrame, ids: dict[str, int]) -> None:
+    """Close replaced current rows, then bulk-insert the new versions (COPY on PostgreSQL)."""
+    changes = plan[plan["status"] != "unchanged"].copy()
+    if changes.empty:
+        return
+    key = ["reporter_code", "period", "indicator_code"]
+    changes["valid_from"] = pd.to_datetime(changes["received_at"], utc=True)
+    # Within the run, a version is current until the next version of the same key arrives.
+    changes["valid_to"] = changes.groupby(key, sort=False)["valid_from"].shift(-1)
+    firsts = changes.drop_duplicates(key, keep="first")
+    to_close = firsts[firsts["id"].notna()]
+    if not to_close.empty:
+        conn.execute(
+            update(ValueHistory).where(ValueHistory.id == bindparam("vid")).values(valid_to=bindparam("vt"))
+            .execution_options(synchronize_session=False),
+            [{"vid": int(i), "vt": t.to_pydatetime()} for i, t in zip(to_close["id"], to_close["valid_from"])])
+    cols = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note", "submission_id",
+            "valid_from", "valid_to"]
+    columns = [
+        changes["reporter_code"].tolist(), changes["period"].tolist(), changes["indicator_code"].tolist(),
+        _none(changes["month_value"].to_numpy(dtype="float64")), _none(changes["ytd_value"].to_numpy(dtype="float64")),
+        [n or None for n in changes["note"].fillna("").tolist()],
+        [ids[h] for h in changes["sha256"]],
+        [t.to_pydatetime() for t in changes["valid_from"]],
+        [None if pd.isna(t) else t.to_pydatetime() for t in changes["valid_to"]],
+    ]
+    # Insert in ascending valid_from so that no two current rows of a key exist at any moment.
+    rows = list(zip(*columns))
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY value_history ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        # SQLAlchemy stores SQLite datetimes as naive UTC text; the raw driver must write the same format.
+        rows = [(*r[:7], _sqlite_time(r[7]), _sqlite_time(r[8])) for r in rows]
+        placeholders = ", ".join("?" for _ in cols)
+        conn.exec_driver_sql(f"INSERT INTO value_history ({', '.join(cols)}) VALUES ({placeholders})", rows)
