@@ -1,0 +1,173 @@
+"""`make serve`: a local Prefect server, the `township` work pool, every deployment in prefect.yaml, a worker.
+
+The system tests start the very same stack through `PrefectStack`, so what they test is what `make serve` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK_POOL = "township"
+
+# Nothing in the stack calls the internet: no analytics, no promotional content fetched by the UI.
+OFFLINE_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StackError(RuntimeError):
+    """A part of the stack did not come up; the message names it and the log to read."""
+
+
+@dataclass
+class PrefectStack:
+    """A Prefect server on 127.0.0.1 with its own PREFECT_HOME, plus the workers started on it."""
+
+    home: Path
+    port: int = 4200
+    logs: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    prefect: str = str(Path(sys.executable).with_name("prefect"))
+    _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every client of this server needs (CLI, worker, `get_client()`)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(OFFLINE_ENV)
+        env.update({
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_API_URL": self.api_url,
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(self.port),
+            # Clients must never fall back to a throwaway ephemeral server if the real one is slow.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def _log(self, name: str):  # noqa: ANN202 - a file or DEVNULL
+        if self.logs is None:
+            return None  # inherit the terminal: `make serve` shows everything
+        self.logs.mkdir(parents=True, exist_ok=True)
+        return open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        out = self._log(name)
+        proc = subprocess.Popen([self.prefect, *args], cwd=ROOT, env=self.env, stdout=out,
+                                stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        self._procs.append((name, proc))
+        return proc
+
+    def _run(self, name: str, args: list[str]) -> None:
+        out = self._log(name)
+        done = subprocess.run([self.prefect, *args], cwd=ROOT, env=self.env, stdout=out,
+                              stderr=subprocess.STDOUT if out else None, timeout=300)
+        if done.returncode != 0:
+            raise StackError(f"`prefect {' '.join(args)}` failed (exit {done.returncode}); "
+                             f"see {self.logs / (name + '.log') if self.logs else 'the output above'}")
+
+    def start_server(self, timeout: float = 120) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        proc = self._spawn("server", ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"the Prefect server exited with code {proc.returncode} while starting")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise StackError(f"the Prefect server did not answer {self.api_url}/health within {timeout:.0f}s")
+
+    def create_work_pool(self) -> None:
+        # --overwrite makes a second `make serve` on the same PREFECT_HOME harmless.
+        self._run("work-pool", ["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"])
+
+    def deploy(self, prefect_file: Path = ROOT / "prefect.yaml") -> None:
+        """Every deployment of prefect.yaml, exactly as written there (run from the repo root)."""
+        self._run("deploy", ["--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)])
+
+    def start_worker(self, name: str = "township-worker-1", limit: int = 4) -> subprocess.Popen:
+        return self._spawn(name, ["worker", "start", "--pool", WORK_POOL, "--name", name,
+                                  "--limit", str(limit)])
+
+    def up(self, workers: int = 1) -> None:
+        self.start_server()
+        self.create_work_pool()
+        self.deploy()
+        for n in range(1, workers + 1):
+            self.start_worker(f"township-worker-{n}")
+
+    def alive(self) -> list[str]:
+        return [name for name, p in self._procs if p.poll() is None]
+
+    def down(self, grace: float = 20) -> None:
+        """Workers first (they finish handing back runs), then the server; each by its own process group."""
+        for name, proc in reversed(self._procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        self._procs.clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TOWNSHIP_PREFECT_PORT", 4200)))
+    parser.add_argument("--home", type=Path, default=ROOT / "data" / "prefect",
+                        help="PREFECT_HOME: the server's database and settings (default data/prefect)")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    stack = PrefectStack(home=args.home.resolve(), port=args.port)
+    try:
+        stack.up(workers=args.workers)
+        print(f"\nPrefect UI: {stack.ui_url}   (API {stack.api_url})\n"
+              f"Trigger a run:  PREFECT_API_URL={stack.api_url} .venv/bin/prefect deployment run "
+              f"'intake/intake'\nStop: Ctrl-C\n", flush=True)
+        while stack.alive():
+            time.sleep(1)
+        print("a part of the stack exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.down()
+
+
+if __name__ == "__main__":
+    main()
