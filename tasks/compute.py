@@ -1,0 +1,174 @@
+"""The township's figures for a period from reporters' current values: a pure DataFrame transform, no IO.
+
+Rules (DOMAIN.md): missing is missing (NaN, shown 未报), never 0; a township figure sums the reporters
+of the owning kind that reported (one office for `owner`, the villages for `sum_villages`); 同比 compares
+with last year's figure of the same reporters only (a comparable base).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from township.catalog import Catalog
+from township.periods import Period
+
+# The published table: the snapshot_value columns plus what display needs (name, unit, decimals...).
+SNAPSHOT_COLUMNS = ["indicator_code", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct", "annual_target",
+                    "target_pct", "schedule_gap_pp", "reporters_expected", "reporters_reported",
+                    "missing_reporters"]
+DISPLAY_COLUMNS = ["indicator_name", "unit", "decimals", "measure", "parent_code", "headline",
+                   "parent_ytd_value", "jan_feb_combined", "note"]
+
+
+def round_half_up(x: pd.Series, decimals: pd.Series | int) -> pd.Series:
+    """四舍五入 as statistical tables do (numpy rounds half to even); NaN stays NaN."""
+    f = np.power(10.0, decimals)
+    # The tiny epsilon absorbs binary noise such as 1.005 * 100 = 100.49999999999999.
+    return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+
+
+def indicator_frame(catalog: Catalog) -> pd.DataFrame:
+    """One row per indicator in catalog order, with what the computation and display need."""
+    inds = catalog.indicators
+    return pd.DataFrame({
+        "indicator_code": [i.code for i in inds],
+        "indicator_name": [i.name for i in inds],
+        "unit": [i.unit for i in inds],
+        "decimals": [i.decimals for i in inds],
+        "measure": [i.measure for i in inds],
+        "owner": [i.owner for i in inds],
+        "aggregation": [i.aggregation for i in inds],
+        "parent_code": [i.parent for i in inds],
+        "headline": pd.array([i.headline for i in inds], dtype="Int64"),
+    })
+
+
+def expected_pairs(catalog: Catalog, township: str) -> pd.DataFrame:
+    """One row per indicator × reporter expected to report it in this township."""
+    reps = catalog.expected_reporters(township)
+    pairs = [(i.code, r.code) for i in catalog.indicators for r in reps if r.kind == i.owner]
+    return pd.DataFrame(pairs, columns=["indicator_code", "reporter_code"])
+
+
+def resolve_figures(values: pd.DataFrame, measures: dict[str, str]) -> pd.DataFrame:
+    """Per reporter × period × indicator: 本月 and 1-本月累计 with the unreported one derived.
+
+    Flow: January's month is its ytd; otherwise month = ytd − last month's ytd and ytd = last ytd + month.
+    A February with no January row is the combined 1-2月 report: its month and ytd are the same figure.
+    Stock: the month-end level is both month and ytd.
+    """
+    df = values[["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note"]].copy()
+    df["month_value"] = df["month_value"].astype("float64")
+    df["ytd_value"] = df["ytd_value"].astype("float64")
+    year = df["period"].str.slice(0, 4).astype("int64")
+    month = df["period"].str.slice(5, 7).astype("int64")
+    df["prev_period"] = year.astype(str) + "-" + (month - 1).map("{:02d}".format)
+    prev = df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]].rename(
+        columns={"period": "prev_period", "month_value": "prev_month", "ytd_value": "prev_ytd"})
+    prev["prev_row"] = True
+    df = df.merge(prev, how="left", on=["reporter_code", "prev_period", "indicator_code"])
+    df["prev_row"] = df["prev_row"].eq(True)
+    # Last month's ytd; a January that reported only its month value has ytd = month.
+    prev_ytd = df["prev_ytd"].where(df["prev_ytd"].notna(), df["prev_month"].where(month.eq(2)))
+    m, y = df["month_value"], df["ytd_value"]
+    first = month.eq(1)
+    combined = month.eq(2) & ~df["prev_row"]
+    ytd = y.where(y.notna(), (prev_ytd + m).where(prev_ytd.notna(), m.where(first | combined)))
+    mon = m.where(m.notna(), (y - prev_ytd).where(prev_ytd.notna(), y.where(first | combined)))
+    stock = df["indicator_code"].map(measures).eq("stock")
+    level = m.where(m.notna(), y)
+    df["month_value"] = mon.where(~stock, level)
+    df["ytd_value"] = ytd.where(~stock, level)
+    df["jan_feb_combined"] = combined & ~stock
+    return df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note",
+               "jan_feb_combined"]]
+
+
+def period_label(period: Period) -> str:
+    """How the snapshot names its span. February is always 1-2月, which is also what a combined
+    1-2月 report (a February cumulative with no January) is published as; its 本月 is the
+    combined figure (flagged `jan_feb_combined`)."""
+    return period.label_zh
+
+
+def compute_township(values: pd.DataFrame, catalog: Catalog, township: str, period: Period) -> pd.DataFrame:
+    """One row per catalog indicator: the township figure for `period` (columns SNAPSHOT + DISPLAY).
+
+    `values`: current reporter values (publish_io.VALUE_COLUMNS) covering at least period−1, period and
+    the same two months last year.
+    """
+    inds = indicator_frame(catalog)
+    figs = resolve_figures(values, dict(zip(inds["indicator_code"], inds["measure"])))
+    key = ["indicator_code", "reporter_code"]
+    cur = figs[figs["period"].eq(str(period))]
+    last = figs[figs["period"].eq(str(period.same_month_last_year()))]
+    e = (expected_pairs(catalog, township)
+         .merge(cur[key + ["month_value", "ytd_value", "note", "jan_feb_combined"]], how="left", on=key)
+         .merge(last[key + ["ytd_value"]].rename(columns={"ytd_value": "prior"}), how="left", on=key))
+    # Reported = the reporter gave a figure; a month with no derivable ytd still counts (and the
+    # snapshot suite then flags the missing ytd instead of calling the reporter missing).
+    e["reported"] = e["ytd_value"].notna() | e["month_value"].notna()
+    # Comparable base: only reporters with a figure in both years enter 去年同期 and 同比.
+    both = e["ytd_value"].notna() & e["prior"].notna()
+    e["prior"] = e["prior"].where(both)
+    e["ytd_cmp"] = e["ytd_value"].where(both)
+    e["jan_feb_combined"] = e["jan_feb_combined"].eq(True)
+    e["note"] = _labelled_notes(e, inds)
+    g = e.groupby("indicator_code", sort=False)
+    agg = pd.DataFrame({
+        "month_value": g["month_value"].sum(min_count=1),
+        "ytd_value": g["ytd_value"].sum(min_count=1),
+        "prior_ytd_value": g["prior"].sum(min_count=1),
+        "ytd_cmp": g["ytd_cmp"].sum(min_count=1),
+        "reporters_expected": g.size(),
+        "reporters_reported": g["reported"].sum(),
+        "jan_feb_combined": g["jan_feb_combined"].any(),
+    })
+    missing = e[~e["reported"]].groupby("indicator_code")["reporter_code"].agg(",".join)
+    notes = e[e["note"].ne("")].groupby("indicator_code")["note"].agg("；".join)
+    out = inds.merge(agg, how="left", left_on="indicator_code", right_index=True)
+    out["missing_reporters"] = out["indicator_code"].map(missing)
+    out["note"] = out["indicator_code"].map(notes).fillna("")
+    out["reporters_expected"] = out["reporters_expected"].fillna(0).astype("int64")
+    out["reporters_reported"] = out["reporters_reported"].fillna(0).astype("int64")
+    out["jan_feb_combined"] = out["jan_feb_combined"].eq(True)
+    return _derived(out, catalog, township, period)
+
+
+def _labelled_notes(e: pd.DataFrame, inds: pd.DataFrame) -> pd.Series:
+    """备注 as shown: the office's note as is; a village's note prefixed with its code."""
+    note = e["note"].fillna("").astype(str).str.strip()
+    by_village = e["indicator_code"].map(dict(zip(inds["indicator_code"], inds["aggregation"]))).eq("sum_villages")
+    return note.where(~by_village | note.eq(""), e["reporter_code"] + "：" + note)
+
+
+def _derived(out: pd.DataFrame, catalog: Catalog, township: str, period: Period) -> pd.DataFrame:
+    """Round to each indicator's decimals, then 同比, 年度任务, 完成率 and 序时进度差."""
+    d = out["decimals"]
+    yoy = (out["ytd_cmp"] / out["prior_ytd_value"] - 1) * 100
+    yoy = yoy.where(out["prior_ytd_value"].gt(0) & out["ytd_cmp"].notna())
+    for col in ("month_value", "ytd_value", "prior_ytd_value"):
+        out[col] = round_half_up(out[col], d)
+    out["yoy_pct"] = round_half_up(yoy, 1)
+    targets = {c: catalog.target(township, period.year, c) for c in out["indicator_code"]}
+    out["annual_target"] = out["indicator_code"].map(targets).astype("float64")
+    share = (out["ytd_value"] / out["annual_target"] * 100).where(out["annual_target"].gt(0))
+    out["target_pct"] = round_half_up(share, 1)
+    # 序时进度 applies to flows only: a stock target is a level to reach, not a pace over the months.
+    elapsed = period.month / 12 * 100
+    out["schedule_gap_pp"] = round_half_up((share - elapsed).where(out["measure"].eq("flow")), 1)
+    parent_ytd = dict(zip(out["indicator_code"], out["ytd_value"]))
+    out["parent_ytd_value"] = out["parent_code"].map(parent_ytd).astype("float64")
+    return out[SNAPSHOT_COLUMNS + DISPLAY_COLUMNS].reset_index(drop=True)
+
+
+def monthly_ytd(values: pd.DataFrame, catalog: Catalog, township: str, codes: list[str]) -> pd.DataFrame:
+    """Township ytd per period for some indicators (sum over the reporters that reported): the trend."""
+    inds = indicator_frame(catalog)
+    figs = resolve_figures(values[values["indicator_code"].isin(codes)],
+                           dict(zip(inds["indicator_code"], inds["measure"])))
+    expected = expected_pairs(catalog, township)
+    figs = figs.merge(expected, on=["indicator_code", "reporter_code"])
+    return (figs.groupby(["indicator_code", "period"], as_index=False)["ytd_value"].sum(min_count=1)
+            .sort_values(["indicator_code", "period"], ignore_index=True))

@@ -1,0 +1,108 @@
+"""The publish steps, separable for the flow to wrap as tasks: load → compute → check → freeze → export.
+
+`publish_period` runs them in order for one township's month and says what it produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tasks import charts, exports, report
+from tasks.compute import compute_township, monthly_ytd, period_label
+from tasks.narrative import narrative
+from tasks.snapshot import STATUS_ZH, FrozenVintage, check_snapshot, freeze_vintage
+from tasks.status import follow_up_list, reporting_status
+from township.periods import Period
+from township.runtime import Runtime
+from warehouse import publish_io
+
+
+@dataclass
+class PublishResult:
+    """What one publish produced (or found already published)."""
+
+    snapshot_id: int
+    vintage: int
+    status: str
+    created: bool
+    folder: Path
+    files: list[Path]
+    check_failures: pd.DataFrame
+    narrative: str
+    table: pd.DataFrame
+    period_label: str
+    content_hash: str
+    published_at: pd.Timestamp
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def load_values(rt: Runtime, township: str, period: Period) -> pd.DataFrame:
+    """Current values from January last year to the period: enough for 同比, derivations and trends."""
+    return publish_io.read_current_values(rt.engine, township, f"{period.year - 1}-01", str(period))
+
+
+def compute_step(rt: Runtime, township: str, period: Period, values: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    return compute_township(values, rt.catalog, township, period), period_label(period)
+
+
+def check_step(table: pd.DataFrame) -> pd.DataFrame:
+    return check_snapshot(table)
+
+
+def freeze_step(rt: Runtime, township: str, period: Period, table: pd.DataFrame, label: str,
+                checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None) -> FrozenVintage:
+    return freeze_vintage(rt.engine, township, period, table, label, checks, final, published_at)
+
+
+def export_header(rt: Runtime, township: str, period: Period, frozen: FrozenVintage) -> exports.ExportHeader:
+    tz = rt.settings.tz
+    local = frozen.published_at.tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+    return exports.ExportHeader(
+        township_code=township, township_name=rt.catalog.township_by_code[township].name, period=str(period),
+        period_label=frozen.period_label, vintage=frozen.vintage, status=frozen.status,
+        status_zh=STATUS_ZH[frozen.status], published_local=f"{local}（{tz.key}）",
+        content_hash=frozen.content_hash)
+
+
+def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintage, table: pd.DataFrame,
+                values: pd.DataFrame) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
+    """Write the vintage's folder once: tables, charts, report, manifest. A folder already complete
+    (an unchanged re-publish) is left exactly as it is. Returns the folder, its files, and the
+    vintage's stored changes and check failures."""
+    folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
+    _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
+    if exports.is_published(folder):
+        return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
+    header = export_header(rt, township, period, frozen)
+    stage = exports.staging_folder(folder)
+    exports.write_table_exports(table, header, stage, frozen.published_at)
+    headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
+    trend = monthly_ytd(values, rt.catalog, township, headline[: charts.TREND_INDICATORS])
+    drawn = charts.draw_charts(table, trend, frozen.period_label, period.year, period.month, stage)
+    status = reporting_status(rt.engine, rt.catalog, township, period, rt.settings.tz)
+    sections = report.build_sections(header, table, narrative(table, frozen.period_label), status,
+                                     follow_up_list(rt.engine, township, period), checks, changes,
+                                     [p.name for p in drawn])
+    report.write_report(stage, header, sections)
+    exports.write_manifest(stage, header)
+    exports.move_into_place(stage, folder)
+    return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
+
+
+def publish_period(rt: Runtime, township: str, period: Period, final: bool,
+                   published_at: dt.datetime | None = None) -> PublishResult:
+    """Compute, check, freeze and export one township's month; returns the vintage (new or unchanged)."""
+    values = load_values(rt, township, period)
+    table, label = compute_step(rt, township, period, values)
+    checks = check_step(table)
+    frozen = freeze_step(rt, township, period, table, label, checks, final, published_at)
+    folder, files, changes, stored_checks = export_step(rt, township, period, frozen, table, values)
+    return PublishResult(
+        snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
+        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
+        table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
+        published_at=frozen.published_at, changes=changes)

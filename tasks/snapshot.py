@@ -1,0 +1,147 @@
+"""Freeze a township's computed month as an immutable vintage: check it, hash it, store it once.
+
+Publishing again with the same content creates nothing; a change creates vintage N+1 with, per
+indicator, the old and new figures and the submissions that changed them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from tasks.compute import SNAPSHOT_COLUMNS
+from township.periods import Period
+from warehouse import publish_io
+
+STATUS_ZH = {"preliminary": "快报", "final": "定报"}
+CHECK_COLUMNS = ["code", "indicator_code", "message_zh", "message_en"]
+CHANGE_COLUMNS = ["indicator_code", "old_month_value", "new_month_value", "old_ytd_value", "new_ytd_value",
+                  "submission_ids"]
+
+
+@dataclass(frozen=True)
+class FrozenVintage:
+    """What freezing produced: the vintage (new or the unchanged latest) and whether it was created."""
+
+    snapshot_id: int
+    vintage: int
+    status: str
+    period_label: str
+    published_at: pd.Timestamp
+    content_hash: str
+    created: bool
+
+
+def content_hash(table: pd.DataFrame, label: str) -> str:
+    """sha256 of the canonical JSON of the published figures (rounded, sorted by indicator)."""
+    t = table[SNAPSHOT_COLUMNS].sort_values("indicator_code")
+    cols = [[_canonical(v) for v in t[c].tolist()] for c in SNAPSHOT_COLUMNS]
+    rows = [dict(zip(SNAPSHOT_COLUMNS, vals)) for vals in zip(*cols)]
+    doc = json.dumps({"period_label": label, "values": rows}, sort_keys=True, ensure_ascii=False,
+                     separators=(",", ":"))
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+def _canonical(v: object) -> object:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        # Figures are already rounded to their decimals; 6 places only removes float noise.
+        r = round(float(v), 6)
+        return int(r) if r.is_integer() else r
+    return str(v)
+
+
+def check_snapshot(table: pd.DataFrame) -> pd.DataFrame:
+    """Run the `snapshot` GX suite; one row per failure and indicator (code, indicator_code, messages)."""
+    from tasks.gx import validate_frame
+
+    failures = validate_frame(table, "snapshot", "indicator_code")
+    names = dict(zip(table["indicator_code"], table["indicator_name"]))
+    rows: list[tuple] = []
+    for f in failures:
+        meta = f.meta
+        for code in (f.ids or [None]):
+            where_zh = f"{names.get(code, code)}：" if code else ""
+            where_en = f"{code}: " if code else ""
+            rows.append((meta["code"], code, where_zh + meta["message_zh"], where_en + meta["message_en"]))
+    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
+
+
+def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
+                   checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None) -> FrozenVintage:
+    """Store the table as the next vintage unless the latest has the same content and status.
+
+    One transaction per attempt; two publishers racing for the same vintage number meet the unique
+    constraint, and the loser retries once (then usually finds the winner's identical vintage).
+    """
+    status = "final" if final else "preliminary"
+    digest = content_hash(table, label)
+    when = publish_io.utc(published_at or publish_io.now_utc())
+    try:
+        return _freeze_once(engine, township, period, table, label, checks, status, digest, when)
+    except IntegrityError:
+        return _freeze_once(engine, township, period, table, label, checks, status, digest, when)
+
+
+def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
+                 checks: pd.DataFrame, status: str, digest: str, when: pd.Timestamp) -> FrozenVintage:
+    with engine.connect() as conn:
+        conn.info["write"] = True  # SQLite: take the write lock at BEGIN (see warehouse/engine.py)
+        try:
+            with conn.begin():
+                latest = publish_io.latest_vintage(conn, township, str(period))
+                # A final vintage is not downgraded by a later preliminary publish of the same figures.
+                if latest and latest.content_hash == digest and status in (latest.status, "preliminary"):
+                    return FrozenVintage(latest.id, latest.vintage, latest.status, latest.period_label,
+                                         latest.published_at, latest.content_hash, created=False)
+                changes = pd.DataFrame(columns=CHANGE_COLUMNS)
+                if latest:
+                    old = publish_io.read_vintage_values(conn, latest.id)
+                    moved = publish_io.value_changes_since(conn, township, [str(period), str(period.prev())],
+                                                           latest.published_at)
+                    changes = vintage_changes(old, table, moved)
+                vintage = latest.vintage + 1 if latest else 1
+                header = {"township_code": township, "period": str(period), "vintage": vintage,
+                          "status": status, "period_label": label, "published_at": when.to_pydatetime(),
+                          "content_hash": digest}
+                sid = publish_io.insert_vintage(conn, header, table[publish_io.SNAPSHOT_VALUE_COLUMNS],
+                                                changes, checks)
+        finally:
+            conn.info.pop("write", None)
+    return FrozenVintage(sid, vintage, status, label, when, digest, created=True)
+
+
+def vintage_changes(old: pd.DataFrame, new: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
+    """Indicators whose 本月 or 1-本月累计 differ from the previous vintage, with the submissions
+    whose values became current since it was published."""
+    cols = ["indicator_code", "month_value", "ytd_value"]
+    m = old[cols].merge(new[cols], on="indicator_code", how="outer", suffixes=("_old", "_new"))
+    changed = pd.Series(False, index=m.index)
+    for c in ("month_value", "ytd_value"):
+        a, b = m[f"{c}_old"].astype("float64"), m[f"{c}_new"].astype("float64")
+        changed |= ~((a == b) | (a.isna() & b.isna()))
+    m = m[changed]
+    ids = (moved.drop_duplicates(["indicator_code", "submission_id"]).sort_values("submission_id")
+           .groupby("indicator_code")["submission_id"].agg(lambda s: ",".join(str(int(x)) for x in s)))
+    return pd.DataFrame({
+        "indicator_code": m["indicator_code"],
+        "old_month_value": m["month_value_old"], "new_month_value": m["month_value_new"],
+        "old_ytd_value": m["ytd_value_old"], "new_ytd_value": m["ytd_value_new"],
+        "submission_ids": m["indicator_code"].map(ids),
+    }).reset_index(drop=True)
+
+
+def snapshot_as_of(engine: Engine, township: str, period: str | Period, as_of: dt.datetime) -> pd.DataFrame:
+    """The figures of a township's month as they were published at `as_of` (empty before vintage 1)."""
+    hist = publish_io.read_snapshot_history(engine, township, str(period))
+    t = publish_io.utc(as_of)
+    live = (hist["valid_from"] <= t) & (hist["valid_to"].isna() | (hist["valid_to"] > t))
+    return hist[live].reset_index(drop=True)

@@ -1,0 +1,60 @@
+"""Who reported a period, on time or late, and which soft warnings await follow-up.
+
+Timeliness uses the real receipt time of the first accepted file (not the publish time); a reporter
+whose every file was rejected is still missing.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from township.catalog import Catalog
+from township.periods import Period
+from warehouse import publish_io
+
+STATUS_COLUMNS = ["reporter_code", "name", "status", "received_at", "deadline", "submissions", "rejected",
+                  "warnings_open"]
+STATUS_ZH = {"on_time": "按时", "late": "迟报", "missing": "未报"}
+
+
+def reporting_status(engine: Engine, catalog: Catalog, township: str, period: Period, tz: ZoneInfo) -> pd.DataFrame:
+    """One row per expected reporter: status (on_time | late | missing), first accepted receipt (local
+    time), the deadline, how many files it sent, how many were rejected, and open warnings."""
+    subs = publish_io.read_submissions(engine, township, str(period))
+    follow = publish_io.read_follow_ups(engine, township, str(period))
+    return status_table(catalog, township, period, tz, subs, follow)
+
+
+def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, subs: pd.DataFrame,
+                 follow_ups: pd.DataFrame) -> pd.DataFrame:
+    """The pure part of `reporting_status`."""
+    reps = catalog.expected_reporters(township)
+    deadline = pd.Timestamp(catalog.deadline_for(period, tz))
+    out = pd.DataFrame({"reporter_code": [r.code for r in reps], "name": [r.name for r in reps]})
+    accepted = subs[subs["status"].isin(publish_io.ACCEPTED)]
+    first = accepted.groupby("reporter_code")["received_at"].min()
+    out["received_at"] = out["reporter_code"].map(first).dt.tz_convert(tz)
+    out["deadline"] = deadline
+    out["submissions"] = out["reporter_code"].map(subs.groupby("reporter_code").size()).fillna(0).astype("int64")
+    rejected = subs[subs["status"].eq("rejected")].groupby("reporter_code").size()
+    out["rejected"] = out["reporter_code"].map(rejected).fillna(0).astype("int64")
+    warnings = follow_ups.groupby("reporter_code").size()
+    out["warnings_open"] = out["reporter_code"].map(warnings).fillna(0).astype("int64")
+    on_time = out["received_at"] <= deadline
+    out["status"] = "missing"
+    out.loc[out["received_at"].notna() & on_time, "status"] = "on_time"
+    out.loc[out["received_at"].notna() & ~on_time, "status"] = "late"
+    return out[STATUS_COLUMNS]
+
+
+def follow_up_list(engine: Engine, township: str, period: Period | str) -> pd.DataFrame:
+    """Soft warnings on current values: reporter, indicator, code, message_zh, note, file, cell."""
+    df = publish_io.read_follow_ups(engine, township, str(period))
+    cell = [f"{s}!{c}" if s and c else (c or s or "") for s, c in zip(df["sheet"].tolist(), df["cell"].tolist())]
+    return pd.DataFrame({
+        "reporter": df["reporter_code"], "indicator": df["indicator_code"], "code": df["code"],
+        "message_zh": df["message_zh"], "note": df["note"].fillna(""), "file": df["file_name"], "cell": cell,
+    })
