@@ -1,0 +1,193 @@
+"""Intake end to end on SQLite and PostgreSQL: what a reporter drops in its folder ends up loaded, or
+comes back with a receipt naming the exact cell and rule; nothing is lost, nothing loads twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.intake_helpers import run_intake, write_csv
+from township.periods import Period
+
+CST = dt.timezone(dt.timedelta(hours=8))
+SEPT = [("investment_funds", 1.0, 8.0), ("investment_funds_yrd", 0.5, 3.0), ("projects_signed", 2, 15)]
+OCT = [("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", 1, 16)]
+
+
+def inbox(rt) -> Path:
+    return Path(rt.settings.inbox)
+
+
+def current(rt, reporter: str, period: str) -> dict:
+    with rt.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT indicator_code, month_value, ytd_value FROM indicator_values "
+            "WHERE reporter_code = :r AND period = :p"), {"r": reporter, "p": period}).all()
+    return {code: (m, y) for code, m, y in rows}
+
+
+def conflicts_of(summary, file_name: str) -> list[tuple]:
+    r = next(r for r in summary.receipts if r["file"] == file_name)
+    return [(c["code"], c["cell"]) for c in r["conflicts"]]
+
+
+def status_of(summary, file_name: str) -> str:
+    return next(r["status"] for r in summary.receipts if r["file"] == file_name)
+
+
+def test_accepted_file_is_loaded_in_canonical_units_with_receipt(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    # 万元 converts to the catalog's 亿元; blank means not reported, not 0
+    write_csv(inbox(runtime), "invest", "oct.csv",
+              [("investment_funds", 12000, 92000, "万元"), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", "", "")])
+    s = run_intake(runtime)
+    assert (s.accepted, s.rejected, s.imported) == (2, 0, 6)
+    got = current(runtime, "invest", "2021-10")
+    assert got["investment_funds"] == pytest.approx((1.2, 9.2))
+    assert got["projects_signed"] == (None, None)
+    with runtime.engine.connect() as conn:
+        sub = conn.execute(text("SELECT status, imported, on_time, received_at FROM submissions "
+                                "WHERE file_name = 'oct.csv'")).one()
+    assert sub[:3] == ("accepted", 3, True)
+    archived = list(Path(runtime.settings.archive).glob("invest/2021-10/*-oct.csv"))
+    assert len(archived) == 1
+    receipt = json.loads(Path(str(archived[0]) + ".receipt.json").read_text(encoding="utf-8"))
+    assert receipt["status"] == "accepted" and receipt["counts"]["imported"] == 3
+    assert "已接收" in Path(str(archived[0]) + ".receipt.md").read_text(encoding="utf-8")
+
+
+def test_same_content_under_another_name_is_a_duplicate_and_changes_nothing(runtime):
+    p = write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    run_intake(runtime)
+    shutil.copy(p, p.with_name("sept-copy.csv"))
+    s = run_intake(runtime)
+    assert (s.files_new, s.duplicates, s.imported) == (0, 1, 0)
+    assert [r["status"] for r in s.receipts] == ["duplicate"]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM value_history")).scalar_one() == 3
+    again = run_intake(runtime)
+    assert (again.files_new, again.duplicates) == (0, 0)  # unchanged files are not even re-read
+
+
+def test_corrected_resubmission_keeps_old_values_in_history(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox(runtime), "invest", "oct.csv", OCT)
+    run_intake(runtime)
+    fixed = [("investment_funds", 1.3, 9.3), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", 1, 16)]
+    write_csv(inbox(runtime), "invest", "oct-v2.csv", fixed,
+              received=dt.datetime(2021, 11, 12, 10, tzinfo=CST))
+    s = run_intake(runtime)
+    r = s.receipts[0]
+    assert r["counts"] == {"imported": 0, "updated": 1, "unchanged": 2, "rejected": 0}
+    assert r["on_time"] is False
+    assert current(runtime, "invest", "2021-10")["investment_funds"] == pytest.approx((1.3, 9.3))
+    with runtime.engine.connect() as conn:
+        hist = conn.execute(text(
+            "SELECT ytd_value, valid_to IS NULL FROM value_history WHERE reporter_code='invest' "
+            "AND period='2021-10' AND indicator_code='investment_funds' ORDER BY valid_from")).all()
+    assert [(y, bool(cur)) for y, cur in hist] == [(pytest.approx(9.2), False), (pytest.approx(9.3), True)]
+
+
+@pytest.mark.parametrize("rows, code, cell", [
+    ([("investment_funds", 1.2, 9.2, "美元")], "E_UNIT_UNKNOWN", "F2"),
+    ([("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 1.5, 9.9)], "E_PART_EXCEEDS_TOTAL", "E3"),
+    ([("investment_funds", 1.2, 7.0)], "E_YTD_DECREASED", "E2"),
+    ([("investment_funds", 1.2, 9.9)], "E_IDENTITY", "E2"),
+    ([("investment_fund", 1.2, 9.2)], "E_INDICATOR_UNKNOWN", "C2"),
+    ([("trade_sales", 1.2, 9.2)], "E_INDICATOR_NOT_OWNED", "C2"),
+    ([("investment_funds", "1.2亿", 9.2)], "E_VALUE_NOT_NUMBER", "D2"),
+    ([("projects_signed", -1, 14)], "E_NEGATIVE", "D2"),
+    ([("investment_funds", 1.2, 9.2), ("investment_funds", 1.3, 9.3)], "E_DUPLICATE_ROW", "C2"),
+])
+def test_hard_errors_reject_the_whole_file_naming_the_cell(runtime, rows, code, cell):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    run_intake(runtime)
+    write_csv(inbox(runtime), "invest", "oct.csv", [*rows, ("projects_signed", 1, 16)]
+              if code not in ("E_NEGATIVE",) else rows)
+    s = run_intake(runtime)
+    assert status_of(s, "oct.csv") == "rejected"
+    assert (code, cell) in conflicts_of(s, "oct.csv")
+    assert current(runtime, "invest", "2021-10") == {}  # nothing of it is loaded
+    with runtime.engine.connect() as conn:
+        row = conn.execute(text("SELECT sheet, message_zh, message_en FROM submission_conflicts "
+                                "WHERE code = :c"), {"c": code}).first()
+    assert row.sheet == "oct.csv" and row.message_zh and row.message_en
+
+
+@pytest.mark.parametrize("period, code", [("2021-13", "E_PERIOD_BAD"), ("2021-11", "E_PERIOD_FUTURE"),
+                                          ("2019-12", "E_PERIOD_TOO_EARLY")])
+def test_bad_periods_are_rejected(runtime, period, code):
+    write_csv(inbox(runtime), "invest", "f.csv", SEPT, period=period)
+    s = run_intake(runtime, today=Period(2021, 11))
+    assert status_of(s, "f.csv") == "rejected"
+    assert (code, "B2") in conflicts_of(s, "f.csv")
+
+
+def test_file_naming_another_reporter_is_rejected(runtime):
+    write_csv(inbox(runtime), "invest", "f.csv", SEPT, reporter="econ", period="2021-09")
+    s = run_intake(runtime)
+    assert ("E_REPORTER_MISMATCH", "A2") in conflicts_of(s, "f.csv")
+
+
+def test_files_outside_a_reporter_folder_are_told_where_to_go(runtime):
+    write_csv(inbox(runtime), "", "root.csv", SEPT, reporter="invest", period="2021-09")
+    write_csv(inbox(runtime), "nobody", "x.csv", OCT, reporter="invest")
+    s = run_intake(runtime)
+    for name in ("root.csv", "x.csv"):
+        r = next(r for r in s.receipts if r["file"] == name)
+        assert r["status"] == "rejected"
+        assert r["conflicts"][0]["code"] == "E_WRONG_FOLDER"
+        assert r["conflicts"][0]["expected"].endswith("/invest/")
+    assert list(Path(runtime.settings.archive).glob("_unknown/2021-09/*-root.csv"))
+
+
+def test_soft_warning_is_loaded_and_flagged_with_the_note(runtime):
+    write_csv(inbox(runtime), "finance", "2020-10.csv", [("fiscal_revenue", 500, 5000)], period="2020-10")
+    write_csv(inbox(runtime), "finance", "2021-09.csv", [("fiscal_revenue", 900, 8000)], period="2021-09")
+    write_csv(inbox(runtime), "finance", "2021-10.csv", [("fiscal_revenue", 1000, 9000, "", "土地出让一次性收入")])
+    s = run_intake(runtime)
+    assert status_of(s, "2021-10.csv") == "accepted_with_warnings"
+    r = next(r for r in s.receipts if r["file"] == "2021-10.csv")
+    swing = next(c for c in r["conflicts"] if c["code"] == "W_YOY_SWING")
+    assert swing["found"] == "+80.0%" and swing["note"] == "土地出让一次性收入" and swing["cell"] == "E2"
+    assert current(runtime, "finance", "2021-10")["fiscal_revenue"] == (1000, 9000)
+
+
+def test_gbk_csv_with_chinese_headers_is_read(runtime):
+    path = inbox(runtime) / "finance" / "gbk.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes("单位代码,报告期,指标代码,本月,1-本月累计,计量单位,备注\n"
+                     "finance,2021年1-10月,fiscal_revenue,\"1,200\",\"6,800\",万元,财政所报送\n".encode("gbk"))
+    s = run_intake(runtime)
+    assert status_of(s, "gbk.csv") == "accepted"
+    assert current(runtime, "finance", "2021-10")["fiscal_revenue"] == (1200, 6800)
+
+
+def test_running_twice_and_concurrent_runs_load_once(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    run_intake(runtime)
+    # A second run that read the same file before the first committed drops it at load time.
+    from tasks.intake_run import archive_reads, load, warehouse_context, write_receipts
+    from tasks.intake_steps import read_many, review_run
+    from tasks.inbox import fetch, list_inbox
+    from tasks.intake_run import Pulled
+
+    items = fetch(runtime.settings.inbox, list_inbox(runtime.settings.inbox))
+    pulled = Pulled(1, items, [], __import__("pandas").DataFrame(
+        {"path": [i.path for i in items], "size": [i.size for i in items],
+         "mtime_ns": [i.mtime_ns for i in items], "sha256": [i.sha256 for i in items]}))
+    reads = read_many(items, runtime.catalog)
+    archived = archive_reads(runtime.settings.archive, reads)
+    reviewed = review_run(reads, runtime.catalog, warehouse_context(runtime), Period(2021, 11), runtime.settings.tz)
+    result = load(runtime, reviewed, archived, pulled)
+    assert result.skipped == [items[0].sha256] and result.submission_ids == {}
+    summary = write_receipts(runtime, runtime.settings.archive, reviewed, archived, result, pulled)
+    assert summary.skipped_other_run == 1
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM submission")).scalar_one() == 1
+        assert conn.execute(text("SELECT COUNT(*) FROM value_history")).scalar_one() == 3
