@@ -135,6 +135,16 @@ class DemoManifest:
         """Each mistake file and the conflict code intake must report for it."""
         return {f.path: f.expected_error for f in self.files if f.kind == MISTAKE}
 
+    def summary(self) -> str:
+        """One paragraph for the command line: what was written and which files intake should reject."""
+        counts = {k: len(self.of_kind(k)) for k in (NORMAL, LATE, MISTAKE, CORRECTION)}
+        lines = [f"{len(self.files)} files from {len({f.reporter for f in self.files})} reporters, "
+                 f"{self.first}..{self.last}, in {self.inbox}: " + ", ".join(f"{n} {k}" for k, n in counts.items())]
+        lines += [f"  {f.path.relative_to(self.inbox)}: {f.kind}, received {f.received_at:%Y-%m-%d %H:%M}"
+                  + (f", expect {f.expected_error} ({f.indicator})" if f.expected_error else "")
+                  for f in self.files if f.kind != NORMAL]
+        return "\n".join(lines)
+
     def current_values(self) -> pd.DataFrame:
         """Per reporter × period × indicator, the values current once every file is taken in (canonical unit)."""
         good = {str(f.path): f.received_at for f in self.files if f.kind != MISTAKE}
@@ -250,7 +260,7 @@ def _plans_for(catalog: Catalog, figure: dict, inbox: Path, tz: ZoneInfo, report
     path = inbox / reporter / f"{reporter}_{period}{ext}"
     corrected = path.with_name(f"{reporter}_{period}_更正{ext}")
     header_unit = _HEADER_UNIT.get((reporter, period.year))
-    text = (f"{period.year}年1-2月" if combined else period.title_zh() if reporter == "tourism"
+    text = (f"{period.year}年1-2月" if combined else str(period) if reporter == "tourism"
             else f"{period.year}年{period.month}月" if kind == "village" else None)
 
     def plan(p: Path, k: str, rows: list[FormRow], when: dt.datetime, error: str | None = None,
