@@ -24,6 +24,7 @@ from township.text import compact, normalize_text
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 CSV_SUFFIXES = (".csv",)
+CSV_ENCODINGS = ["utf_8", "gb18030", "utf_16"]  # gb18030 reads GBK and GB2312 too; utf_8 with or without BOM
 FORM_SHEET = "报表"
 HEADER_SEARCH_ROWS = 50  # title and header block sit above the table, within the first rows
 
@@ -102,8 +103,9 @@ def _form_sheet(book: CalamineWorkbook) -> str:
 
 
 def _csv_grid(data: bytes, file_name: str) -> tuple[list[list], list[int]]:
-    # one detection over the whole file (UTF-8 with or without BOM, GBK, GB18030, ...)
-    match = charset_normalizer.from_bytes(data).best() if data.strip() else None
+    # one detection over the whole file, among the encodings Chinese offices actually save in:
+    # unrestricted, short GBK files are taken for Big5 or CP949 ("无" read as "轟")
+    match = charset_normalizer.from_bytes(data, cp_isolation=CSV_ENCODINGS).best() if data.strip() else None
     if match is None:
         if data.strip():
             raise _unreadable(file_name, "not text in any known encoding")
@@ -237,12 +239,11 @@ def _frame(body: list[list], lines: list[int], roles: dict[str, int], block: dic
     lines = [n for n, k in zip(lines, keep) if k]
     n = len(body)
     blank = [""] * n
-
-    def cells_of(role: str) -> list:
-        return [_cell(r, roles[role]) for r in body] if role in roles else blank
+    cells = {role: [_cell(r, j) for r in body] for role, j in roles.items()}
+    texts = {role: [cell_text(v) for v in column] for role, column in cells.items()}
 
     def text_of(role: str) -> list[str]:
-        return [cell_text(v) for v in cells_of(role)]
+        return texts.get(role, blank)
 
     def where(role: str) -> list[str]:
         if role not in roles:
@@ -252,12 +253,12 @@ def _frame(body: list[list], lines: list[int], roles: dict[str, int], block: dic
 
     def written_or_block(role: str) -> tuple[list[str], list[str]]:
         if role in roles:
-            return [normalize_text(t) for t in text_of(role)], where(role)
+            return _normalized(text_of(role)), where(role)
         value, cell = block.get(role, ("", ""))
         return [value] * n, [cell] * n
 
-    month_value, month_error = parse_cells(cells_of("month"))
-    ytd_value, ytd_error = parse_cells(cells_of("ytd"))
+    month_value, month_error = parse_cells(cells.get("month", blank))
+    ytd_value, ytd_error = parse_cells(cells.get("ytd", blank))
     unit, unit_cell = _units(text_of("unit"), where("unit"), block.get("unit"))
     reporter, reporter_cell = written_or_block("reporter")
     period, period_cell = written_or_block("period")
@@ -265,13 +266,19 @@ def _frame(body: list[list], lines: list[int], roles: dict[str, int], block: dic
         "file_name": [file_name] * n, "sheet": [sheet] * n, "row_number": np.array(lines, dtype="int64"),
         "declared_reporter": reporter, "declared_reporter_cell": reporter_cell,
         "period_raw": period, "period_cell": period_cell,
-        "indicator_code": [normalize_text(t) for t in text_of("code")], "code_cell": where("code"),
+        "indicator_code": _normalized(text_of("code")), "code_cell": where("code"),
         "indicator_name": text_of("name"),
         "month_raw": text_of("month"), "month_value": month_value, "month_cell": where("month"),
         "month_error": month_error,
         "ytd_raw": text_of("ytd"), "ytd_value": ytd_value, "ytd_cell": where("ytd"), "ytd_error": ytd_error,
         "unit": unit, "unit_cell": unit_cell, "note": text_of("note"),
     }))
+
+
+def _normalized(texts: list[str]) -> list[str]:
+    """normalize_text of each text, once per distinct text (codes and periods repeat down a CSV)."""
+    done = {t: normalize_text(t) for t in set(texts)}
+    return [done[t] for t in texts]
 
 
 def _is_data_row(row: list, roles: dict[str, int]) -> bool:
@@ -283,7 +290,12 @@ def _is_data_row(row: list, roles: dict[str, int]) -> bool:
     if _CODE_LIKE.search(code):
         return True
     # rows with values but no code are kept, so that validation rejects them as unknown codes
-    return any(parse_value(_cell(row, roles[r])) != (math.nan, "") for r in ("month", "ytd") if r in roles)
+    return any(_reported(_cell(row, roles[r])) for r in ("month", "ytd") if r in roles)
+
+
+def _reported(cell: object) -> bool:
+    value, error = parse_value(cell)
+    return bool(error) or not math.isnan(value)
 
 
 def _units(written: list[str], cells: list[str], default: tuple[str, str] | None):

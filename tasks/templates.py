@@ -70,6 +70,10 @@ def write_form(path: Path, catalog: Catalog, reporter_code: str, period: Period,
     # strings stay strings: a note "=1+1" or "@x" must never become a formula
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                            "strings_to_urls": False})
+    # a fixed creation time: the same form written twice is the same bytes (same sha256 at intake)
+    created = reported_on or dt.date(period.next().year, period.next().month, 1)
+    book.set_properties({"title": title_of(catalog, reporter_code, period_text),
+                         "created": dt.datetime.combine(created, dt.time(0, 0))})
     fmt = _formats(book)
     sheet = book.add_worksheet(FORM_SHEET)
     last_col = len(TABLE_HEADER) - 1
