@@ -103,6 +103,9 @@ def monthly_trend(trend: pd.DataFrame, table: pd.DataFrame, year: int, path: Pat
                 s = t[t["indicator_code"].eq(code) & t["year"].eq(y)]
                 ax.plot(s["month"].tolist(), s["ytd_value"].tolist(), marker="o", markersize=3, color=color,
                         label=word)
+            if not t["indicator_code"].eq(code).any():
+                ax.text(0.5, 0.5, "未报", transform=ax.transAxes, ha="center", va="center", color="#9C0006")
+                ax.set_yticks([])
             ax.set_title(f"{name}（{unit}）", fontsize=9)
             ax.set_xticks(range(1, 13, 2), [f"{m}月" for m in range(1, 13, 2)])
             ax.tick_params(labelsize=7)

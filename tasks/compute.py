@@ -63,7 +63,7 @@ def resolve_figures(values: pd.DataFrame, measures: dict[str, str]) -> pd.DataFr
     df["ytd_value"] = df["ytd_value"].astype("float64")
     year = df["period"].str.slice(0, 4).astype("int64")
     month = df["period"].str.slice(5, 7).astype("int64")
-    df["prev_period"] = year.astype(str) + "-" + (month - 1).map("{:02d}".format)
+    df["prev_period"] = year.astype(str) + "-" + (month - 1).astype(str).str.zfill(2)
     prev = df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]].rename(
         columns={"period": "prev_period", "month_value": "prev_month", "ytd_value": "prev_ytd"})
     prev["prev_row"] = True

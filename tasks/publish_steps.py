@@ -93,6 +93,16 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
 
 
+def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple) -> PublishResult:
+    """Assemble the result from the freeze step and the export step's (folder, files, changes, checks)."""
+    folder, files, changes, stored_checks = exported
+    return PublishResult(
+        snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
+        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
+        table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
+        published_at=frozen.published_at, changes=changes)
+
+
 def publish_period(rt: Runtime, township: str, period: Period, final: bool,
                    published_at: dt.datetime | None = None) -> PublishResult:
     """Compute, check, freeze and export one township's month; returns the vintage (new or unchanged)."""
@@ -100,9 +110,4 @@ def publish_period(rt: Runtime, township: str, period: Period, final: bool,
     table, label = compute_step(rt, township, period, values)
     checks = check_step(table)
     frozen = freeze_step(rt, township, period, table, label, checks, final, published_at)
-    folder, files, changes, stored_checks = export_step(rt, township, period, frozen, table, values)
-    return PublishResult(
-        snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
-        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
-        table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
-        published_at=frozen.published_at, changes=changes)
+    return publish_result(frozen, table, export_step(rt, township, period, frozen, table, values))

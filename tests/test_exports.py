@@ -1,0 +1,89 @@
+"""The published files read back: the 报表-style xlsx, the BOM csv, the parquet, the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from tasks.compute import compute_township
+from tasks.exports import ExportHeader, write_manifest, write_table_exports
+from township.periods import Period
+
+NOTE = "=HYPERLINK(\"http://x\")"
+
+
+@pytest.fixture
+def published(tmp_path, catalog):
+    rows = [
+        ("econ", "2021-10", "fixed_asset_investment", 5345.0, 52345.0, NOTE),
+        ("econ", "2020-10", "fixed_asset_investment", None, 46600.0, ""),
+        ("invest", "2021-10", "investment_funds", 1.2, 10.523, "-含追加"),
+        ("V01", "2021-10", "village_collective_income", 2.0, 20.0, "@备注"),
+    ]
+    values = pd.DataFrame(rows, columns=["reporter_code", "period", "indicator_code", "month_value", "ytd_value",
+                                         "note"])
+    table = compute_township(values, catalog, "taoyuan", Period(2021, 10))
+    header = ExportHeader("taoyuan", "桃源镇", "2021-10", "1-10月", 1, "preliminary", "快报",
+                          "2021-11-10 09:00（Asia/Shanghai）", "ab" * 32)
+    files = write_table_exports(table, header, tmp_path, pd.Timestamp("2021-11-10 01:00", tz="UTC"))
+    manifest = write_manifest(tmp_path, header)
+    return tmp_path, table, files, manifest
+
+
+def test_xlsx_is_the_townships_monthly_form(published):
+    folder, _table, _files, _manifest = published
+    ws = openpyxl.load_workbook(folder / "indicators.xlsx")["报表"]
+    assert ws["A1"].value == "桃源镇主要指标月报表（2021年1-10月）快报"
+    assert [c.value for c in ws[3]][:9] == ["指标名称", "计量单位", "本月", "1-本月累计", "去年同期", "同比±%",
+                                            "年度任务", "完成率%", "序时进度差"]
+    by_name = {r[0].value: [c.value for c in r] for r in ws.iter_rows(min_row=4) if r[0].value}
+    assert by_name["固定资产投资"][:9] == ["固定资产投资", "万元", 5345, 52345, 46600, 12.3, 52000, 100.7, 17.3]
+    assert by_name["招商引资到位资金"][3] == 10.52
+    assert by_name["公共财政预算收入"][2:4] == ["未报", "未报"]  # not reported: never 0
+    footer = [r[0].value for r in ws.iter_rows(min_row=4) if r[0].value and str(r[0].value).startswith("第1版")]
+    assert footer and "2021-11-10 09:00" in footer[0]
+
+
+def test_notes_that_look_like_formulas_stay_text(published):
+    folder, _table, _files, _manifest = published
+    ws = openpyxl.load_workbook(folder / "indicators.xlsx")["报表"]
+    notes = {r[0].value: r[10] for r in ws.iter_rows(min_row=4) if r[0].value}
+    assert notes["固定资产投资"].value == NOTE and notes["固定资产投资"].data_type == "s"
+    assert notes["招商引资到位资金"].value == "-含追加" and notes["招商引资到位资金"].data_type == "s"
+    csv = pd.read_csv(folder / "indicators.csv", encoding="utf-8-sig").set_index("indicator_code")
+    assert csv.at["fixed_asset_investment", "note"] == "'" + NOTE
+    assert csv.at["investment_funds", "note"] == "'-含追加"
+    assert csv.at["village_collective_income", "note"] == "V01：@备注"  # prefixed by the village: harmless
+
+
+def test_csv_has_a_bom_and_reads_back_with_missing_as_empty(published):
+    folder, table, _files, _manifest = published
+    raw = (folder / "indicators.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    csv = pd.read_csv(folder / "indicators.csv", encoding="utf-8-sig").set_index("indicator_code")
+    assert csv.at["fixed_asset_investment", "ytd_value"] == 52345
+    assert csv.at["investment_funds", "unit"] == "亿元" and csv.at["investment_funds", "ytd_value"] == 10.52
+    assert pd.isna(csv.at["fiscal_revenue", "ytd_value"]) and csv.at["fiscal_revenue", "missing_reporters"] == "finance"
+    assert csv["vintage"].unique().tolist() == [1] and len(csv) == len(table)
+
+
+def test_parquet_keeps_types_and_nulls(published):
+    folder, table, _files, _manifest = published
+    pq = pd.read_parquet(folder / "indicators.parquet").set_index("indicator_code")
+    assert pq.at["fixed_asset_investment", "yoy_pct"] == 12.3
+    assert pd.isna(pq.at["fiscal_revenue", "month_value"])
+    assert pq.at["fixed_asset_investment", "note"] == NOTE  # parquet has no formulas: the note as written
+    assert pq["reporters_expected"].dtype == "int64" and len(pq) == len(table)
+
+
+def test_manifest_hashes_every_file(published):
+    folder, _table, files, manifest = published
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    assert doc["content_hash"] == "ab" * 32 and doc["vintage"] == 1
+    assert set(doc["files"]) == {p.name for p in files}
+    for name, digest in doc["files"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
