@@ -217,6 +217,16 @@ def test_cells_are_exact_when_the_form_starts_away_from_a1():
     assert (row["row_number"], row["ytd_value"], row["month_value"], row["unit"]) == (6, 3.5, 0.5, "亿元")
 
 
+def test_a_hidden_first_sheet_is_not_the_form():
+    wb = openpyxl.Workbook()
+    wb.active.title = "数据源"
+    put_rows(wb.active, [["指标代码", "本月"], ["wrong_sheet", 1]])
+    wb.active.sheet_state = "hidden"
+    put_rows(wb.create_sheet("Sheet2"), [["指标代码", "本月"], ["bee_colonies", 860]])
+    df = read_form(workbook_bytes(wb), "agri.xlsx")
+    assert (df.loc[0, "sheet"], df.loc[0, "indicator_code"], df.loc[0, "month_cell"]) == ("Sheet2", "bee_colonies", "B2")
+
+
 @pytest.mark.parametrize("label", ["1-本月累计", "本月止累计", "1-10月累计", "累计", "１－本月\n累计", "1—10月止累计",
                                    "1-本月累计\n（万元）"])
 def test_cumulative_header_variants(label):
