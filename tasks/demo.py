@@ -196,7 +196,8 @@ def _annual_anchor(catalog: Catalog, township: str, ind: Indicator, rng: np.rand
     return float(_FLOWS.get(ind.code, _FLOW_DEFAULT)[0])
 
 
-def _flow_series(catalog, township, ind, years, share, growth, parent, rng):  # noqa: ANN001, ANN202
+def _flow_series(catalog: Catalog, township: str, ind: Indicator, years: np.ndarray, share: float, growth: float,
+                 parent: np.ndarray | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Months and cumulatives (years × 12): rounding the cumulative first makes the identity exact."""
     _, profile, sigma = _FLOWS.get(ind.code, _FLOW_DEFAULT)
     if parent is not None:  # a 其中 item: a varying share of its parent, so never above it
@@ -210,7 +211,8 @@ def _flow_series(catalog, township, ind, years, share, growth, parent, rng):  # 
     return month, ytd, cont
 
 
-def _stock_series(ind: Indicator, years: np.ndarray, share: float, growth: float, rng) -> np.ndarray:  # noqa: ANN001
+def _stock_series(ind: Indicator, years: np.ndarray, share: float, growth: float,
+                  rng: np.random.Generator) -> np.ndarray:
     """Month-end levels that rise slowly (never fall) at `growth` a year."""
     level = _STOCKS.get(ind.code, 100) * share
     t = (np.arange(len(years) * 12) - 12 * (ANCHOR_YEAR - years[0])) / 12
