@@ -5,11 +5,11 @@ Deployed from prefect.yaml (every 30 minutes in the day); also `township intake`
 
 from __future__ import annotations
 
-import datetime as dt
-
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
+from flows.naming import intake_run_name, label_run, period_tag, reporter_tag
 from flows.runners import task_runner
 from tasks.intake_run import (
     IntakeSummary,
@@ -27,41 +27,35 @@ from township.runtime import Runtime, open_runtime
 READ_CHUNK = 200
 
 
-@task(name="pull new files from the inbox", retries=2, retry_delay_seconds=[5, 30])
+@task(name="pull new files from the inbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def pull_task(rt: Runtime, inbox: str, partition: str | None) -> Pulled:
     return pull(rt, inbox, partition)
 
 
-@task(name="read forms")
+@task(name="read forms", cache_policy=NO_CACHE)
 def read_task(items, catalog, inbox_label: str) -> list[FileRead]:  # noqa: ANN001
     return read_many(items, catalog, inbox_label)
 
 
-@task(name="archive raw files", retries=2, retry_delay_seconds=[5, 30])
+@task(name="archive raw files", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def archive_task(archive_root: str, reads: list[FileRead]) -> dict[str, str]:
     return archive_reads(archive_root, reads)
 
 
-@task(name="review the batch (Great Expectations)")
+@task(name="review the batch (Great Expectations)", cache_policy=NO_CACHE)
 def review_task(rt: Runtime, reads: list[FileRead]) -> Reviewed:
     tz = rt.settings.tz
     return review_run(reads, rt.catalog, warehouse_context(rt), Period.current(tz), tz)
 
 
-@task(name="load into the warehouse", retries=2, retry_delay_seconds=[5, 30])
+@task(name="load into the warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def load_task(rt: Runtime, reviewed: Reviewed, archived: dict[str, str], pulled: Pulled):  # noqa: ANN201
     return load(rt, reviewed, archived, pulled)
 
 
-@task(name="write receipts")
+@task(name="write receipts", cache_policy=NO_CACHE)
 def receipts_task(rt, archive_root, reviewed, archived, result, pulled) -> IntakeSummary:  # noqa: ANN001
     return write_receipts(rt, archive_root, reviewed, archived, result, pulled)
-
-
-def _run_name() -> str:
-    from township.settings import get_settings
-
-    return f"intake {dt.datetime.now(get_settings().tz):%Y-%m-%d %H:%M}"
 
 
 def _publish_artifacts(summary: IntakeSummary) -> None:
@@ -85,7 +79,7 @@ def _publish_artifacts(summary: IntakeSummary) -> None:
     create_markdown_artifact(key="intake-conflicts", markdown="\n".join(md), description="conflicts by file")
 
 
-@flow(name="intake", flow_run_name=_run_name, task_runner=task_runner(), log_prints=True)
+@flow(name="intake", flow_run_name=intake_run_name, task_runner=task_runner(), log_prints=True)
 def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: str | None = None,
            partition: str | None = None) -> dict:
     """Pull new files from the inbox, archive them, validate the batch, load what passes, write receipts."""
@@ -96,7 +90,7 @@ def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: 
     log.info("inbox %s: %d files listed, %d new, %d duplicates", s.inbox, pulled.listing_count,
              len(pulled.new), len(pulled.duplicates))
     chunks = [pulled.new[i:i + READ_CHUNK] for i in range(0, len(pulled.new), READ_CHUNK)]
-    futures = read_task.map(chunks, rt.catalog, s.inbox) if chunks else []
+    futures = read_task.map(chunks, unmapped(rt.catalog), unmapped(s.inbox)) if chunks else []
     reads = [r for f in futures for r in f.result()]
     archived = archive_task(s.archive, reads)
     reviewed = review_task(rt, reads)
@@ -108,5 +102,8 @@ def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: 
                 log.warning("%s %s/%s %s!%s: %s", c["code"], r["reporter"], r["file"], c.get("sheet") or "",
                             c.get("cell") or "", c["message_en"])
     _publish_artifacts(summary)
+    seen = {(r["reporter"], r["period"]) for r in summary.receipts if r.get("period")}
+    reporters = {reporter_tag(a) for a, _ in seen} if len(seen) <= 20 else set()  # a province: too many
+    label_run(tags=sorted(reporters | {period_tag(p) for _, p in seen}))
     rt.engine.dispose()
     return summary.as_dict()

@@ -172,8 +172,9 @@ def add_context(df: pd.DataFrame, warehouse_values: pd.DataFrame) -> pd.DataFram
     ratio = (df["month_value"].abs() / df["hist_median"].abs()).where(usable & (df["hist_median"] != 0))
     with np.errstate(divide="ignore"):
         df["history_log10_ratio"] = np.log10(ratio.where(ratio > 0))
-    df["repeats_last_month"] = (flow & (df["month_value"] == df["prev_month"]) & (df["month_value"] != 0)
-                                & ~january)
+    # Small counts (2 projects, 3 lectures) repeat naturally; a repeated sizeable figure is a copied form.
+    sizeable = df["month_value"].abs() >= 10 * np.power(10.0, -df["decimals"].astype(float))
+    df["repeats_last_month"] = flow & (df["month_value"] == df["prev_month"]) & sizeable & ~january
     return df
 
 

@@ -68,6 +68,140 @@ def show_catalog(catalog: CatalogOpt = None) -> None:
     console.print(r)
 
 
+InboxOpt = Annotated[Optional[str], typer.Option("--inbox", help="inbox folder or URL (default: TOWNSHIP_INBOX)")]
+ArchiveOpt = Annotated[Optional[str], typer.Option("--archive", help="archive folder or URL (default: TOWNSHIP_ARCHIVE)")]
+PublishOpt = Annotated[Optional[str], typer.Option("--publish-dir", help="publish folder (default: TOWNSHIP_PUBLISH_DIR)")]
+
+
+@app.command()
+def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: WarehouseOpt = None,
+           partition: Annotated[Optional[str], typer.Option(
+               help="only these townships ('taoyuan,xishan') or bucket k of n ('2/4')")] = None) -> None:
+    """Pull new files from the inbox, archive them, validate, load what passes, and write receipts."""
+    from flows.intake import intake as intake_flow
+
+    summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)
+    console.print(" · ".join(f"{k} {v}" for k, v in summary.items()))
+
+
+@app.command()
+def check(files: Annotated[list[str], typer.Argument(help="form files; the reporter is the file's folder name")],
+          reporter: Annotated[Optional[str], typer.Option(help="reporter code, if the folder is not it")] = None,
+          warehouse: WarehouseOpt = None) -> None:
+    """Dry run: print the receipt each file would get, load nothing. Exit 1 if any would be rejected."""
+    import datetime as dt
+    import hashlib
+    from pathlib import Path
+
+    from tasks.inbox import Incoming
+    from tasks.intake_run import warehouse_context
+    from tasks.intake_steps import REJECTED, read_many, receipt, receipt_markdown, review_run
+    from township.periods import Period
+
+    rt = _runtime(warehouse_url=warehouse)
+    items = []
+    for f in files:
+        p = Path(f)
+        data = p.read_bytes()
+        folder = reporter or p.parent.name
+        items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
+                              hashlib.sha256(data).hexdigest(), data))
+    tz = rt.settings.tz
+    reviewed = review_run(read_many(items, rt.catalog), rt.catalog, warehouse_context(rt), Period.current(tz), tz)
+    rejected = False
+    for sub in reviewed.submissions.to_dict("records"):
+        console.print(receipt_markdown(receipt(sub, reviewed.conflicts)), markup=False, highlight=False)
+        rejected |= sub["status"] == REJECTED
+    raise typer.Exit(1 if rejected else 0)
+
+
+@app.command()
+def templates(period: Annotated[str, typer.Option(help="the month, e.g. 2021-10")],
+              out: Annotated[str, typer.Option(help="folder to write into")] = "data/templates",
+              catalog: CatalogOpt = None) -> None:
+    """Write a ready-to-fill Excel 报表 for every reporter: <out>/<reporter>/<reporter>_<period>.xlsx."""
+    from pathlib import Path
+
+    from tasks.templates import write_templates
+    from township.periods import Period
+
+    rt = _runtime(migrate=False, catalog_dir=catalog)
+    paths = write_templates(Path(out), rt.catalog, Period.parse(period))
+    console.print(f"{len(paths)} templates written under {out}/")
+
+
+@app.command()
+def demo(inbox: InboxOpt = None, first: str = "2020-01", last: str = "2021-12", seed: int = 2021) -> None:
+    """Write a realistic demo inbox for the fictional township (2020-01..2021-12, with mistakes and corrections)."""
+    from pathlib import Path
+
+    from tasks.demo import write_demo_inbox
+    from township.periods import Period
+
+    rt = _runtime(migrate=False, inbox=inbox)
+    m = write_demo_inbox(Path(rt.settings.inbox), rt.catalog, rt.settings.tz, first=Period.parse(first),
+                         last=Period.parse(last), seed=seed)
+    console.print(f"{len(m.files)} demo files written under {rt.settings.inbox}/")
+
+
+@app.command()
+def publish(period: Annotated[Optional[str], typer.Option(help="the month (default: last month)")] = None,
+            year: Annotated[Optional[int], typer.Option(help="publish every month of this year, in order")] = None,
+            final: Annotated[bool, typer.Option("--final", help="publish as final (定报), not preliminary (快报)")] = False,
+            township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
+            warehouse: WarehouseOpt = None, publish_dir: PublishOpt = None) -> None:
+    """Freeze the month's vintage and write its files and report (nothing new if nothing changed)."""
+    from flows.publish import publish_monthly
+
+    periods = [f"{year}-{m:02d}" for m in range(1, 13)] if year else [period]
+    for p in periods:
+        out = publish_monthly(period=p, final=final, township=township, warehouse_url=warehouse,
+                              publish_dir=publish_dir)
+        for code, r in out["townships"].items():
+            console.print(f"{code} {out['period']}: v{r['vintage']} {r['status']}"
+                          f"{'' if r['created'] else ' (unchanged)'} → {r['folder']}/report.html"
+                          + (f"  [red]{r['checks_failed']} snapshot checks failed[/red]" if r["checks_failed"] else ""))
+
+
+@app.command()
+def status(period: Annotated[Optional[str], typer.Option(help="the month (default: last month)")] = None,
+           township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
+           warehouse: WarehouseOpt = None) -> None:
+    """Expected vs received reporters (on time / late / missing) and soft warnings awaiting follow-up."""
+    from tasks.status import follow_up_list, reporting_status
+    from township.periods import Period
+
+    rt = _runtime(warehouse_url=warehouse)
+    tz = rt.settings.tz
+    month = Period.parse(period) if period else Period.previous_month(tz)
+    for t in [township] if township else [t.code for t in rt.catalog.townships]:
+        st = reporting_status(rt.engine, rt.catalog, t, month, tz)
+        table = Table("reporter", "名称", "status", "received", "deadline", title=f"{t} {month}")
+        for r in st.to_dict("records"):
+            color = {"on_time": "green", "late": "yellow", "missing": "red"}.get(r["status"], "")
+            received = "" if r["received_at"] is None or r["received_at"] != r["received_at"] else f"{r['received_at']:%Y-%m-%d %H:%M}"
+            table.add_row(r["reporter_code"], r["name"], f"[{color}]{r['status']}[/{color}]", received,
+                          f"{r['deadline']:%Y-%m-%d %H:%M}")
+        console.print(table)
+        fu = follow_up_list(rt.engine, t, month)
+        if len(fu):
+            f = Table(*fu.columns, title="follow-up (soft warnings)")
+            for row in fu.astype(str).itertuples(index=False):
+                f.add_row(*row)
+            console.print(f)
+
+
+@app.command()
+def rebuild(archive: ArchiveOpt = None, warehouse: WarehouseOpt = None,
+            target: Annotated[Optional[str], typer.Option(help="warehouse URL to rebuild into (default: temp SQLite)")] = None) -> None:
+    """Rebuild a warehouse from the archive alone and compare it with the live one. Exit 1 if they differ."""
+    from flows.rebuild import rebuild as rebuild_flow
+
+    out = rebuild_flow(archive=archive, warehouse_url=warehouse, target_url=target)
+    console.print(out)
+    raise typer.Exit(0 if out["identical"] else 1)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,104 @@
+"""The publish flow: compute a month's township figures, check them, freeze a vintage, write files and report.
+
+Deployed from prefect.yaml (the 10th at 09:00, for last month); also `township publish --period 2021-10`.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.naming import label_run, period_tag, publish_run_name
+from tasks import publish_steps
+from tasks.publish_steps import PublishResult
+from township.periods import Period
+from township.runtime import Runtime, open_runtime
+
+TABLE_COLUMNS = ["indicator_code", "name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
+                 "annual_target", "target_pct", "schedule_gap_pp", "reporters_expected", "reporters_reported"]
+
+
+@task(name="load current values", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def load_task(rt: Runtime, township: str, period: Period):  # noqa: ANN201
+    return publish_steps.load_values(rt, township, period)
+
+
+@task(name="compute township figures", cache_policy=NO_CACHE)
+def compute_task(rt: Runtime, township: str, period: Period, values):  # noqa: ANN001, ANN201
+    return publish_steps.compute_step(rt, township, period, values)
+
+
+@task(name="check the snapshot (Great Expectations)", cache_policy=NO_CACHE)
+def check_task(table):  # noqa: ANN001, ANN201
+    return publish_steps.check_step(table)
+
+
+@task(name="freeze the vintage", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def freeze_task(rt, township, period, table, label, checks, final):  # noqa: ANN001, ANN201
+    return publish_steps.freeze_step(rt, township, period, table, label, checks, final)
+
+
+@task(name="write files and report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def export_task(rt, township, period, frozen, table, values):  # noqa: ANN001, ANN201
+    return publish_steps.export_step(rt, township, period, frozen, table, values)
+
+
+def publish_township(rt: Runtime, township: str, period: Period, final: bool) -> PublishResult:
+    values = load_task(rt, township, period)
+    table, label = compute_task(rt, township, period, values)
+    checks = check_task(table)
+    frozen = freeze_task(rt, township, period, table, label, checks, final)
+    folder, files, changes, stored_checks = export_task(rt, township, period, frozen, table, values)
+    from tasks.narrative import narrative
+
+    return PublishResult(
+        snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
+        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
+        table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
+        published_at=frozen.published_at, changes=changes)
+
+
+def _artifacts(township: str, period: Period, r: PublishResult) -> None:
+    key = f"{township}-{period}".replace("_", "-").lower()
+    table = r.table[[c for c in TABLE_COLUMNS if c in r.table.columns]]
+    create_table_artifact(key=f"snapshot-{key}", table=table.astype(object).where(table.notna(), None)
+                          .to_dict("records"),
+                          description=f"{township} {period} v{r.vintage} ({r.status})")
+    md = [f"# {township} {r.period_label} v{r.vintage} ({r.status})", "", r.narrative]
+    if len(r.check_failures):
+        md += ["", "## Snapshot checks failed", ""]
+        md += [f"- `{c}` {i or ''}: {zh} / {en}" for c, i, zh, en in
+               zip(r.check_failures["code"], r.check_failures["indicator_code"], r.check_failures["message_zh"],
+                   r.check_failures["message_en"])]
+    create_markdown_artifact(key=f"narrative-{key}", markdown="\n".join(md), description="report paragraph")
+    report = r.folder / "report.html"
+    create_link_artifact(key=f"report-{key}", link=report.resolve().as_uri(), link_text=f"report {period} v{r.vintage}",
+                         description="the published report")
+
+
+@flow(name="publish-monthly", flow_run_name=publish_run_name, log_prints=True)
+def publish_monthly(period: str | None = None, final: bool = False, township: str | None = None,
+                    warehouse_url: str | None = None, publish_dir: str | None = None) -> dict:
+    """Publish `period` (default: last month in the township's timezone) for one or every township."""
+    log = get_run_logger()
+    rt = open_runtime(warehouse_url=warehouse_url, publish_dir=publish_dir)
+    month = Period.parse(period) if period else Period.previous_month(rt.settings.tz)
+    townships = [township] if township else [t.code for t in rt.catalog.townships]
+    out = {}
+    for code in townships:
+        r = publish_township(rt, code, month, final)
+        log.info("%s %s: vintage %d (%s)%s, %s", code, month, r.vintage, r.status,
+                 "" if r.created else " unchanged, nothing new", r.folder)
+        for c, i, en in zip(r.check_failures["code"], r.check_failures["indicator_code"],
+                            r.check_failures["message_en"]):
+            log.warning("snapshot check %s %s: %s", c, i or "", en)
+        _artifacts(code, month, r)
+        out[code] = {"vintage": r.vintage, "status": r.status, "created": r.created, "folder": str(r.folder),
+                     "checks_failed": len(r.check_failures)}
+    if len(townships) == 1:
+        label_run(name=f"publish {month} v{out[townships[0]]['vintage']}", tags=[period_tag(month)])
+    else:
+        label_run(tags=[period_tag(month)])
+    rt.engine.dispose()
+    return {"period": str(month), "townships": out}
