@@ -39,7 +39,8 @@ def _style() -> dict:
 
 def _save(fig, path: Path) -> Path:  # noqa: ANN001
     # No metadata: the same vintage draws the same bytes.
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    # tight_layout already placed everything: no bbox_inches="tight", which would draw the figure twice.
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return path
 
