@@ -15,7 +15,7 @@ from tasks.publish_steps import PublishResult
 from township.periods import Period
 from township.runtime import Runtime, open_runtime
 
-TABLE_COLUMNS = ["indicator_code", "name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
+TABLE_COLUMNS = ["indicator_code", "indicator_name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
                  "annual_target", "target_pct", "schedule_gap_pp", "reporters_expected", "reporters_reported"]
 
 
@@ -49,14 +49,7 @@ def publish_township(rt: Runtime, township: str, period: Period, final: bool) ->
     table, label = compute_task(rt, township, period, values)
     checks = check_task(table)
     frozen = freeze_task(rt, township, period, table, label, checks, final)
-    folder, files, changes, stored_checks = export_task(rt, township, period, frozen, table, values)
-    from tasks.narrative import narrative
-
-    return PublishResult(
-        snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
-        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
-        table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
-        published_at=frozen.published_at, changes=changes)
+    return publish_steps.publish_result(frozen, table, export_task(rt, township, period, frozen, table, values))
 
 
 def _artifacts(township: str, period: Period, r: PublishResult) -> None:

@@ -9,7 +9,10 @@ rolls the whole load back, and the next run does it again.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -148,10 +151,20 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
         subs[c] = subs[c].fillna(0).astype("int64")
 
     ids = _insert_submissions(conn, subs, now)
+    _fault_point()
     _insert_conflicts(conn, conflicts[conflicts["sha256"].isin(ids)], ids)
     if not plan.empty:
         _write_values(conn, plan, ids)
     return LoadResult(ids, counts, sorted(already & set(hashes)))
+
+
+def _fault_point() -> None:
+    """Fault injection for the crash test: pause mid-load (after submissions are inserted) so a test
+    can kill the process there. Inert unless TOWNSHIP_FAULT_PAUSE_IN_LOAD names a marker file."""
+    marker = os.environ.get("TOWNSHIP_FAULT_PAUSE_IN_LOAD")
+    if marker:
+        Path(marker).touch()
+        time.sleep(120)
 
 
 def _current_for(conn: Connection, vals: pd.DataFrame) -> pd.DataFrame:
