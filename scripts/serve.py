@@ -123,10 +123,10 @@ class PrefectStack:
         return self._spawn(name, ["worker", "start", "--pool", WORK_POOL, "--name", name,
                                   "--limit", str(limit)])
 
-    def up(self, workers: int = 1) -> None:
+    def up(self, workers: int = 1, prefect_file: Path = ROOT / "prefect.yaml") -> None:
         self.start_server()
         self.create_work_pool()
-        self.deploy()
+        self.deploy(prefect_file)
         for n in range(1, workers + 1):
             self.start_worker(f"township-worker-{n}")
 

@@ -1,0 +1,86 @@
+"""One real Prefect stack for the whole session: `prefect server start`, the `township` work pool,
+`prefect deploy --all` of the repo's prefect.yaml, and a process worker; the same code `make serve` runs.
+On it, the runs the tests look at: two overlapping intakes of a test inbox, then a publish and a reminder.
+
+Logs of every part go to test-output/system/logs so a failure in CI can be read afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from scripts.serve import PrefectStack, free_port
+from tests.system.support import ROOT, wait_for, write_test_inbox
+
+OUTPUT = ROOT / "test-output" / "system"
+
+
+@pytest.fixture(scope="session")
+def prefect_stack(tmp_path_factory):
+    """The stack, with this test process's Prefect client pointed at it."""
+    logs = OUTPUT / "logs"
+    for old in logs.glob("*.log"):
+        old.unlink()
+    stack = PrefectStack(
+        home=tmp_path_factory.mktemp("prefect-home"),
+        port=free_port(),
+        logs=logs,
+        extra_env={
+            # Quicker turns than production's defaults, so the suite stays short on two cores.
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+            # The browser test's selectors are written for the UI Prefect serves by default at /runs (V1).
+            "PREFECT_SERVER_UI_V2_ENABLED": "false",
+        },
+    )
+    try:
+        stack.up(workers=1)
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def system_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Inbox (with real forms), archive, publish folder and SQLite warehouse of the system runs."""
+    base = tmp_path_factory.mktemp("system")
+    dirs = {name: base / name for name in ("inbox", "archive", "published")}
+    for d in dirs.values():
+        d.mkdir()
+    dirs["warehouse"] = base / "warehouse.db"
+    write_test_inbox(dirs["inbox"])
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(system_dirs) -> str:
+    return f"sqlite:///{system_dirs['warehouse']}"
+
+
+@pytest.fixture(scope="session")
+def intake_runs(prefect_stack, system_dirs, warehouse_url) -> list[FlowRun]:
+    """Two intake runs of the same inbox, triggered together through the API; both waited for."""
+    params = {"inbox": str(system_dirs["inbox"]), "archive": str(system_dirs["archive"]),
+              "warehouse_url": warehouse_url}
+    runs = [run_deployment("intake/intake", parameters=params, timeout=0) for _ in range(2)]
+    return wait_for([r.id for r in runs])
+
+
+@pytest.fixture(scope="session")
+def publish_run(intake_runs, system_dirs, warehouse_url) -> FlowRun:
+    params = {"period": "2021-10", "warehouse_url": warehouse_url, "publish_dir": str(system_dirs["published"])}
+    run = run_deployment("publish-monthly/publish-monthly", parameters=params, timeout=0)
+    return wait_for([run.id])[0]
+
+
+@pytest.fixture(scope="session")
+def reminder_run(intake_runs, warehouse_url) -> FlowRun:
+    params = {"period": "2021-10", "warehouse_url": warehouse_url}
+    run = run_deployment("completeness-reminder/completeness-reminder", parameters=params, timeout=0)
+    return wait_for([run.id])[0]
