@@ -1,0 +1,288 @@
+"""One measurement per process: ours, the limit, the tutorial way, a nothing-new rerun, a dry-run check.
+
+`python -m bench.measure WAY --size S --url URL --work DIR` prints one JSON line; bench/run.py starts
+each in a fresh process so that peak memory (maxrss) belongs to that measurement alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.generate import PERIOD, generate
+
+READ_CHUNK = 200  # as flows/intake.py: files per read task
+TUTORIAL_EXPECTATIONS = 4
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)  # Linux reports KiB
+
+
+def _inbox_files(inbox: Path) -> list[Path]:
+    return sorted(p for p in inbox.rglob("*") if p.is_file())
+
+
+# --- ours: the intake steps in-process (as tests/intake_helpers.run_intake), then publish ---
+
+def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = False) -> dict:
+    from tasks.intake_run import archive_reads, load, pull, warehouse_context, write_receipts
+    from tasks.intake_steps import read_many, review_run
+    from township.periods import Period
+    from township.runtime import open_runtime
+
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rt = open_runtime(warehouse_url=url, inbox=str(ds.inbox), archive=str(work / "archive"),
+                      publish_dir=str(work / "published"), catalog_dir=str(ds.catalog_dir))
+    steps["init (migrate + catalog sync)"] = time.perf_counter() - t0
+    s = rt.settings
+
+    def step(name, fn, *args):  # noqa: ANN001, ANN202
+        t = time.perf_counter()
+        out = fn(*args)
+        steps[name] = time.perf_counter() - t
+        return out
+
+    started = time.perf_counter()
+    pulled = step("pull", pull, rt, s.inbox)
+    chunks = [pulled.new[i:i + READ_CHUNK] for i in range(0, len(pulled.new), READ_CHUNK)]
+
+    def read_all():  # noqa: ANN202 - threads, as the flow's ThreadPoolTaskRunner
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            return [r for part in pool.map(lambda c: read_many(c, rt.catalog, s.inbox), chunks) for r in part]
+
+    reads = step("read", read_all)
+    archived = step("archive", archive_reads, s.archive, reads)
+    reviewed = step("review (GX)", review_run, reads, rt.catalog, warehouse_context(rt), Period.current(s.tz), s.tz)
+    result = step("load", load, rt, reviewed, archived, pulled)
+    summary = step("receipts", write_receipts, rt, s.archive, reviewed, archived, result, pulled)
+    intake_s = time.perf_counter() - started
+    out = {"seconds": intake_s, "steps": steps, "summary": summary.as_dict()}
+    if not rerun and publish_townships != 0:
+        from tasks.publish_steps import publish_period
+
+        towns = [t.code for t in rt.catalog.townships][:publish_townships or None]
+        t = time.perf_counter()
+        for code in towns:
+            publish_period(rt, code, PERIOD, final=False)
+        out["publish_seconds"] = time.perf_counter() - t
+        out["published_townships"] = len(towns)
+    rt.engine.dispose()
+    return out
+
+
+# --- the limit: the fastest reader plus the database's fastest bulk path, nothing else ---
+
+_CSV_ROLES = {"reporter_code": 0, "单位代码": 0, "indicator_code": 1, "指标代码": 1, "month_value": 2, "本月": 2,
+              "ytd_value": 3, "1-本月累计": 3}
+
+
+def _number(v: object) -> float | None:
+    from tasks.values import parse_value
+
+    if type(v) is float or type(v) is int:
+        return float(v)
+    n = parse_value(v)[0]
+    return None if n != n else n
+
+
+def _limit_rows(path: Path) -> list[tuple]:
+    """(reporter, period, indicator, month, ytd) of one file, knowing the layout; no checks at all."""
+    from python_calamine import CalamineWorkbook
+
+    reporter = path.parent.name
+    if path.suffix == ".csv":
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("gb18030")
+        it = csv.reader(io.StringIO(text))
+        head = next(it)
+        col = {_CSV_ROLES[h]: j for j, h in enumerate(head) if h in _CSV_ROLES}
+        return [(reporter, str(PERIOD), r[col[1]], _number(r[col[2]]), _number(r[col[3]])) for r in it if r]
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("报表").to_python()
+    top = next(i for i, r in enumerate(grid) if r and r[0] == "指标代码")
+    rows = []
+    for r in grid[top + 1:]:
+        if not r or r[0] == "":
+            break
+        rows.append((reporter, str(PERIOD), r[0], _number(r[3]), _number(r[4])))
+    return rows
+
+
+def limit(ds, url: str, work: Path) -> dict:
+    t = time.perf_counter()
+    rows = [row for p in _inbox_files(ds.inbox) for row in _limit_rows(p)]
+    read_s = time.perf_counter() - t
+    t = time.perf_counter()
+    ddl = ("CREATE TABLE limit_values (reporter_code text, period text, indicator_code text, "
+           "month_value double precision, ytd_value double precision)")
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("DROP TABLE IF EXISTS limit_values")
+        conn.execute(ddl)
+        with conn:
+            conn.executemany("INSERT INTO limit_values VALUES (?, ?, ?, ?, ?)", rows)
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS limit_values")
+            cur.execute(ddl)
+            with cur.copy("COPY limit_values FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "text", "float8", "float8"])
+                for row in rows:
+                    copy.write_row(row)
+    load_s = time.perf_counter() - t
+    return {"seconds": read_s + load_s, "steps": {"read (calamine)": read_s, "bulk load": load_s},
+            "loaded": len(rows)}
+
+
+# --- the tutorial way: pandas.read_excel(openpyxl), one GX validation per file, DataFrame.to_sql ---
+
+def tutorial(ds, url: str, work: Path, sample: int) -> dict:
+    import great_expectations as gx
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    from township.catalog import load_catalog
+
+    t = time.perf_counter()
+    files = _inbox_files(ds.inbox)
+    step = max(1, len(files) // sample)
+    files = files[::step][:sample]
+    codes = [i.code for i in load_catalog(ds.catalog_dir).indicators]
+    engine = create_engine(url)
+    context = gx.get_context(mode="ephemeral")
+    batch_def = (context.data_sources.add_pandas("forms").add_dataframe_asset("form")
+                 .add_batch_definition_whole_dataframe("file"))
+    suite = context.suites.add(gx.ExpectationSuite(name="form"))
+    for e in (gx.expectations.ExpectColumnValuesToNotBeNull(column="indicator_code"),
+              gx.expectations.ExpectColumnValuesToBeInSet(column="indicator_code", value_set=codes),
+              gx.expectations.ExpectColumnValuesToBeBetween(column="month_value", min_value=0),
+              gx.expectations.ExpectColumnValuesToBeBetween(column="ytd_value", min_value=0)):
+        suite.add_expectation(e)
+    setup_s = time.perf_counter() - t
+    names = {"指标代码": "indicator_code", "本月": "month_value", "1-本月累计": "ytd_value", "单位代码": "reporter_code",
+             "报告期": "period", "计量单位": "unit", "备注": "note", "指标名称": "indicator_name"}
+    accepted = 0
+    t = time.perf_counter()
+    for path in files:
+        if path.suffix == ".csv":
+            try:
+                df = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+            except UnicodeDecodeError:
+                df = pd.read_csv(path, encoding="gbk", dtype=str)
+        else:
+            df = pd.read_excel(path, sheet_name="报表", header=3, engine="openpyxl")
+            df = df.iloc[: int(df["指标代码"].isna().to_numpy().argmax()) or len(df)]  # a blank row ends it
+        df = df.rename(columns=names)
+        df["reporter_code"], df["period"] = path.parent.name, str(PERIOD)
+        for c in ("month_value", "ytd_value"):
+            df[c] = pd.to_numeric(df[c].astype(str).str.replace(",", ""), errors="coerce")
+        df = df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]]
+        result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(suite)
+        if result.success:
+            df.to_sql("tutorial_values", engine, if_exists="append", index=False)
+            accepted += 1
+    loop_s = time.perf_counter() - t
+    engine.dispose()
+    return {"seconds": loop_s, "sample_files": len(files), "setup_seconds": setup_s, "accepted": accepted,
+            "steps": {"setup (GX context, once)": setup_s}}
+
+
+# --- township check FILE: a dry run, in its own process as a user would run it ---
+
+def check(ds, url: str, work: Path) -> dict:
+    path = next(p for p in _inbox_files(ds.inbox) if p.suffix == ".xlsx")
+    env = {**os.environ, "TOWNSHIP_WAREHOUSE_URL": url, "TOWNSHIP_CATALOG_DIR": str(ds.catalog_dir),
+           "TOWNSHIP_INBOX": str(ds.inbox), "TOWNSHIP_ARCHIVE": str(work / "archive")}
+    exe = Path(sys.executable).with_name("township")
+    has_check = subprocess.run([str(exe), "check", "--help"], capture_output=True, env=env).returncode == 0
+    cmd = ([str(exe), "check", str(path)] if has_check
+           else [sys.executable, "-c", f"from bench.measure import dry_check; dry_check({str(path)!r})"])
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "command": "township check" if has_check else "python -c (intake steps)",
+            "exit_code": done.returncode, "stderr_tail": done.stderr[-300:]}
+
+
+def dry_check(path: str) -> None:
+    """What `township check FILE` does until the command exists: read and review one file, load nothing."""
+    import hashlib
+
+    from tasks.inbox import Incoming
+    from tasks.intake_run import warehouse_context
+    from tasks.intake_steps import read_one, receipt, review_run
+    from township.periods import Period
+    from township.runtime import open_runtime
+
+    rt = open_runtime(migrate=False)
+    p = Path(path)
+    data = p.read_bytes()
+    item = Incoming(f"{p.parent.name}/{p.name}", p.parent.name, p.name, len(data), p.stat().st_mtime_ns,
+                    hashlib.sha256(data).hexdigest(), data)
+    reviewed = review_run([read_one(item, rt.catalog)], rt.catalog, warehouse_context(rt),
+                          Period.current(rt.settings.tz), rt.settings.tz)
+    r = receipt(reviewed.submissions.to_dict("records")[0], reviewed.conflicts)
+    print(r["status"], len(r["conflicts"]))
+    sys.exit(1 if r["status"] == "rejected" else 0)
+
+
+# --- the Prefect flow itself, once (server start-up included) ---
+
+def flow(ds, url: str, work: Path) -> dict:
+    env = {**os.environ, "TOWNSHIP_CATALOG_DIR": str(ds.catalog_dir), "PREFECT_HOME": str(work / "prefect"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    code = ("from flows.intake import intake; import json; "
+            f"print(json.dumps(intake(inbox={str(ds.inbox)!r}, archive={str(work / 'archive')!r}, "
+            f"warehouse_url={url!r})))")
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    lines = done.stdout.strip().splitlines()
+    return {"seconds": seconds, "exit_code": done.returncode,
+            "summary": json.loads(lines[-1]) if done.returncode == 0 and lines else done.stderr[-500:]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("way", choices=["ours", "rerun", "limit", "tutorial", "check", "flow"])
+    p.add_argument("--size", required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--work", required=True, type=Path)
+    p.add_argument("--sample", type=int, default=200)
+    p.add_argument("--publish-townships", type=int, default=None)
+    a = p.parse_args()
+    ds = generate(a.size)
+    a.work.mkdir(parents=True, exist_ok=True)
+    if a.way == "ours":
+        out = ours(ds, a.url, a.work, a.publish_townships)
+    elif a.way == "rerun":
+        out = ours(ds, a.url, a.work, 0, rerun=True)
+    elif a.way == "tutorial":
+        out = tutorial(ds, a.url, a.work, a.sample)
+    else:
+        out = {"limit": limit, "check": check, "flow": flow}[a.way](ds, a.url, a.work)
+    out["peak_mb"] = _peak_mb()
+    print(json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()
