@@ -134,10 +134,13 @@ class PrefectStack:
         return [name for name, p in self._procs if p.poll() is None]
 
     def down(self, grace: float = 20) -> None:
-        """Workers first (they finish handing back runs), then the server; each by its own process group."""
+        """Workers first (they hand back their runs while the server still answers), then the server.
+
+        SIGTERM, not SIGINT: a process started in the background inherits SIGINT ignored; Prefect catches TERM.
+        """
         for name, proc in reversed(self._procs):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
+                os.killpg(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(grace)
                 except subprocess.TimeoutExpired:
@@ -146,7 +149,14 @@ class PrefectStack:
         self._procs.clear()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C or a plain `kill` both stop the whole stack cleanly.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("TOWNSHIP_PREFECT_PORT", 4200)))
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "prefect",

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from prefect import get_client
 from sqlalchemy import create_engine, text
 
 from tests.system.support import FORMS, artifacts_of, assert_completed, logs_once_written
@@ -35,6 +36,14 @@ def test_two_overlapping_intake_runs_both_complete(intake_runs):
         assert_completed(run)
         assert run.name.startswith("intake 20"), run.name  # `intake 2021-11-03 09:00`: says what ran
         assert {"township", "intake"} <= set(run.tags)
+
+
+def test_the_second_intake_waited_for_the_first(intake_runs):
+    """prefect.yaml's concurrency limit on intake: the overlapping run is held back, not run alongside."""
+    with get_client(sync_client=True) as client:
+        waited = [any(s.name == "AwaitingConcurrencySlot" for s in client.read_flow_run_states(run.id))
+                  for run in intake_runs]
+    assert sorted(waited) == [False, True]
 
 
 def test_each_file_is_accepted_once_across_both_runs(intake_runs):
