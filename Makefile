@@ -18,13 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## run: warehouse + catalog, the demo inbox (first time), intake, then publish every month of 2021
+## run: warehouse + catalog, the demo inbox (first time), then 2021 replayed month by month: intake what had
+## arrived by the 10th, publish; late corrections then give vintage 2 where a published figure changed
 run: $(STAMP)
 	$(BIN)/township init
 	@if [ -z "$$(ls -A data/inbox 2>/dev/null)" ]; then $(BIN)/township demo; fi
-	$(BIN)/township intake
-	$(BIN)/township publish --year 2021
-	@echo "Report: data/published/taoyuan/2021-12/v1/report.html (and one folder per month)"
+	$(BIN)/township cycle --year 2021
+	@echo "Reports: data/published/taoyuan/<period>/v<vintage>/report.html, e.g. 2021-10/v1 and 2021-09/v2"
 
 ## test: the whole suite, on SQLite and a real PostgreSQL started for it
 test: $(STAMP)

@@ -5,6 +5,8 @@ Deployed from prefect.yaml (every 30 minutes in the day); also `township intake`
 
 from __future__ import annotations
 
+import datetime as dt
+
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -28,8 +30,8 @@ READ_CHUNK = 200
 
 
 @task(name="pull new files from the inbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def pull_task(rt: Runtime, inbox: str, partition: str | None) -> Pulled:
-    return pull(rt, inbox, partition)
+def pull_task(rt: Runtime, inbox: str, partition: str | None, received_before: dt.datetime | None) -> Pulled:
+    return pull(rt, inbox, partition, received_before)
 
 
 @task(name="read forms", cache_policy=NO_CACHE)
@@ -81,12 +83,15 @@ def _publish_artifacts(summary: IntakeSummary) -> None:
 
 @flow(name="intake", flow_run_name=intake_run_name, task_runner=task_runner(), log_prints=True)
 def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: str | None = None,
-           partition: str | None = None) -> dict:
-    """Pull new files from the inbox, archive them, validate the batch, load what passes, write receipts."""
+           partition: str | None = None, received_before: dt.datetime | None = None) -> dict:
+    """Pull new files from the inbox, archive them, validate the batch, load what passes, write receipts.
+
+    partition: only these townships ('a,b') or bucket 'k/n', for parallel workers.
+    received_before: only files received before this moment (replaying a past month as it happened)."""
     log = get_run_logger()
     rt = open_runtime(inbox=inbox, archive=archive, warehouse_url=warehouse_url)
     s = rt.settings
-    pulled = pull_task(rt, s.inbox, partition)
+    pulled = pull_task(rt, s.inbox, partition, received_before)
     log.info("inbox %s: %d files listed, %d new, %d duplicates", s.inbox, pulled.listing_count,
              len(pulled.new), len(pulled.duplicates))
     chunks = [pulled.new[i:i + READ_CHUNK] for i in range(0, len(pulled.new), READ_CHUNK)]

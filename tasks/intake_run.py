@@ -6,6 +6,7 @@ load (one transaction) → receipts. Every step is a function of what the previo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -42,8 +43,12 @@ def in_partition(listing: pd.DataFrame, catalog: Catalog, partition: str | None)
     return listing[township.isin(wanted).to_numpy()]
 
 
-def pull(rt: Runtime, inbox: str, partition: str | None = None) -> Pulled:
+def pull(rt: Runtime, inbox: str, partition: str | None = None,
+         received_before: dt.datetime | None = None) -> Pulled:
+    """New files of the inbox (of one partition; received before a moment, to replay the past)."""
     listing = in_partition(list_inbox(inbox), rt.catalog, partition)
+    if received_before is not None:
+        listing = listing[listing["mtime_ns"] < int(received_before.timestamp() * 1e9)]
     todo = unseen(listing, seen_files(rt.engine))
     items = fetch(inbox, todo)
     known = known_hashes(rt.engine, [i.sha256 for i in items])

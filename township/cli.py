@@ -202,6 +202,39 @@ def rebuild(archive: ArchiveOpt = None, warehouse: WarehouseOpt = None,
     raise typer.Exit(0 if out["identical"] else 1)
 
 
+@app.command()
+def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
+          publish_day: Annotated[int, typer.Option(help="day of the next month the month is published")] = 10,
+          warehouse: WarehouseOpt = None) -> None:
+    """Replay a year's monthly cycle as it happened: each month, take in what had arrived by the
+    publish day (09:00) and publish; then take in the late corrections and publish again, which
+    produces vintage 2 wherever a published figure changed."""
+    import datetime as dt
+
+    from flows.intake import intake as intake_flow
+    from flows.publish import publish_monthly
+    from township.periods import Period
+
+    rt = _runtime(warehouse_url=warehouse)
+    tz = rt.settings.tz
+    months = [Period(year, m) for m in range(1, 13)]
+    for p in months:
+        nxt = p.next()
+        cutoff = dt.datetime(nxt.year, nxt.month, publish_day, 9, 0, tzinfo=tz)
+        got = intake_flow(warehouse_url=warehouse, received_before=cutoff)
+        out = publish_monthly(period=str(p), warehouse_url=warehouse)
+        for code, r in out["townships"].items():
+            console.print(f"{p}: {got['files_new']} new files ({got['rejected']} rejected) → {code} v{r['vintage']} "
+                          f"{r['folder']}/report.html")
+    late = intake_flow(warehouse_url=warehouse)
+    console.print(f"after the year: {late['files_new']} late files")
+    for p in months:
+        out = publish_monthly(period=str(p), warehouse_url=warehouse)
+        for code, r in out["townships"].items():
+            if r["created"]:
+                console.print(f"{p}: revised → {code} v{r['vintage']} {r['folder']}/report.html")
+
+
 def main() -> None:
     app()
 
