@@ -2,7 +2,8 @@
 `prefect deploy --all` of the repo's prefect.yaml, and a process worker; the same code `make serve` runs.
 On it, the runs the tests look at: two overlapping intakes of a test inbox, then a publish and a reminder.
 
-Logs of every part go to test-output/system/logs so a failure in CI can be read afterwards.
+Package-scoped: the stack stops (and this process's client points back where it did) once the system tests
+are done, so the rest of the suite runs without it. Logs of every part go to test-output/system/logs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.system.support import ROOT, wait_for, write_test_inbox
 OUTPUT = ROOT / "test-output" / "system"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prefect_stack(tmp_path_factory):
     """The stack, with this test process's Prefect client pointed at it."""
     logs = OUTPUT / "logs"
@@ -46,7 +47,7 @@ def prefect_stack(tmp_path_factory):
         stack.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system_dirs(tmp_path_factory) -> dict[str, Path]:
     """Inbox (with real forms), archive, publish folder and SQLite warehouse of the system runs."""
     base = tmp_path_factory.mktemp("system")
@@ -58,12 +59,12 @@ def system_dirs(tmp_path_factory) -> dict[str, Path]:
     return dirs
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def warehouse_url(system_dirs) -> str:
     return f"sqlite:///{system_dirs['warehouse']}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def intake_runs(prefect_stack, system_dirs, warehouse_url) -> list[FlowRun]:
     """Two intake runs of the same inbox, triggered together through the API; both waited for."""
     params = {"inbox": str(system_dirs["inbox"]), "archive": str(system_dirs["archive"]),
@@ -72,14 +73,14 @@ def intake_runs(prefect_stack, system_dirs, warehouse_url) -> list[FlowRun]:
     return wait_for([r.id for r in runs])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def publish_run(intake_runs, system_dirs, warehouse_url) -> FlowRun:
     params = {"period": "2021-10", "warehouse_url": warehouse_url, "publish_dir": str(system_dirs["published"])}
     run = run_deployment("publish-monthly/publish-monthly", parameters=params, timeout=0)
     return wait_for([run.id])[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def reminder_run(intake_runs, warehouse_url) -> FlowRun:
     params = {"period": "2021-10", "warehouse_url": warehouse_url}
     run = run_deployment("completeness-reminder/completeness-reminder", parameters=params, timeout=0)
