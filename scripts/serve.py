@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,10 @@ OFFLINE_ENV = {
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
     "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
 }
+
+
+_REDIRECTING = {"PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_HOME", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH",
+                "PREFECT_UI_API_URL", "PREFECT_SERVER_UI_API_URL"}
 
 
 def free_port() -> int:
@@ -61,7 +67,8 @@ class PrefectStack:
     @property
     def env(self) -> dict[str, str]:
         """The environment every client of this server needs (CLI, worker, `get_client()`)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        # The caller's own Prefect target (a profile, another server) must not leak into this stack.
+        env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING}
         env.update(OFFLINE_ENV)
         env.update({
             "PREFECT_HOME": str(self.home),
@@ -74,23 +81,25 @@ class PrefectStack:
         env.update(self.extra_env)
         return env
 
-    def _log(self, name: str):  # noqa: ANN202 - a file or DEVNULL
+    @contextmanager
+    def _output(self, name: str) -> Iterator[dict]:
+        """stdout/stderr for a child: its own log file (closed here once the child holds it), or the terminal."""
         if self.logs is None:
-            return None  # inherit the terminal: `make serve` shows everything
+            yield {}  # `make serve` shows everything in the terminal
+            return
         self.logs.mkdir(parents=True, exist_ok=True)
-        return open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        with open(self.logs / f"{name}.log", "ab") as out:
+            yield {"stdout": out, "stderr": subprocess.STDOUT}
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        out = self._log(name)
-        proc = subprocess.Popen([self.prefect, *args], cwd=ROOT, env=self.env, stdout=out,
-                                stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        with self._output(name) as out:
+            proc = subprocess.Popen([self.prefect, *args], cwd=ROOT, env=self.env, start_new_session=True, **out)
         self._procs.append((name, proc))
         return proc
 
     def _run(self, name: str, args: list[str]) -> None:
-        out = self._log(name)
-        done = subprocess.run([self.prefect, *args], cwd=ROOT, env=self.env, stdout=out,
-                              stderr=subprocess.STDOUT if out else None, timeout=300)
+        with self._output(name) as out:
+            done = subprocess.run([self.prefect, *args], cwd=ROOT, env=self.env, timeout=300, **out)
         if done.returncode != 0:
             raise StackError(f"`prefect {' '.join(args)}` failed (exit {done.returncode}); "
                              f"see {self.logs / (name + '.log') if self.logs else 'the output above'}")
