@@ -30,8 +30,8 @@ def compute_task(rt: Runtime, township: str, period: Period, values):  # noqa: A
 
 
 @task(name="check the snapshot (Great Expectations)", cache_policy=NO_CACHE)
-def check_task(table):  # noqa: ANN001, ANN201
-    return publish_steps.check_step(table)
+def check_task(table, docs_dir):  # noqa: ANN001, ANN201
+    return publish_steps.check_step(table, docs_dir)
 
 
 @task(name="freeze the vintage", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
@@ -47,7 +47,7 @@ def export_task(rt, township, period, frozen, table, values):  # noqa: ANN001, A
 def publish_township(rt: Runtime, township: str, period: Period, final: bool) -> PublishResult:
     values = load_task(rt, township, period)
     table, label = compute_task(rt, township, period, values)
-    checks = check_task(table)
+    checks = check_task(table, publish_steps.data_docs_dir(rt))
     frozen = freeze_task(rt, township, period, table, label, checks, final)
     return publish_steps.publish_result(frozen, table, export_task(rt, township, period, frozen, table, values))
 
@@ -68,6 +68,10 @@ def _artifacts(township: str, period: Period, r: PublishResult) -> None:
     report = r.folder / "report.html"
     create_link_artifact(key=f"report-{key}", link=report.resolve().as_uri(), link_text=f"report {period} v{r.vintage}",
                          description="the published report")
+    docs = r.folder.parent.parent.parent / "data_docs" / "index.html"
+    if docs.exists():
+        create_link_artifact(key=f"data-docs-{key}", link=docs.resolve().as_uri(),
+                             link_text="Great Expectations Data Docs", description="snapshot validation results")
 
 
 @flow(name="publish-monthly", flow_run_name=publish_run_name, log_prints=True)

@@ -76,18 +76,21 @@ def load_suite(name: str):  # noqa: ANN201
 
 
 def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
-                   parameters: dict | None = None) -> list[GxFailure]:
-    """Validate the whole frame once against the suite; return each failed expectation with failing ids."""
-    _context, suite, batch_def = _context_and_suite(suite_name)
+                   parameters: dict | None = None, docs_dir: str | Path | None = None) -> list[GxFailure]:
+    """Validate the whole frame once against the suite; return each failed expectation with failing ids.
+
+    With `docs_dir`, the same validation runs through a GX Checkpoint that also renders it into a
+    Data Docs site in that folder (index.html), for people to browse from the Prefect run."""
+    context, suite, batch_def = _context_and_suite(suite_name)
     if df.empty:
         return []
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-    result = batch.validate(
-        suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
-                       "return_unexpected_index_query": False, "partial_unexpected_count": 0},
-        expectation_parameters=parameters or {},
-    )
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
+                     "return_unexpected_index_query": False, "partial_unexpected_count": 0}
+    if docs_dir is None:
+        batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+        result = batch.validate(suite, result_format=result_format, expectation_parameters=parameters or {})
+    else:
+        result = _validate_with_docs(context, suite, batch_def, df, result_format, parameters, Path(docs_dir))
     failures = []
     for r in result.results:
         if r.success:
@@ -100,3 +103,33 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
         failures.append(GxFailure(meta=dict(cfg.meta or {}), expectation_type=cfg.type,
                                   kwargs=dict(cfg.kwargs), ids=ids))
     return failures
+
+
+def _validate_with_docs(context, suite, batch_def, df, result_format, parameters, docs_dir: Path):  # noqa: ANN001, ANN202
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    site = f"site_{abs(hash(str(docs_dir.resolve())))}"
+    if site not in (context.get_site_names() or []):
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        context.add_data_docs_site(site, {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(docs_dir.resolve())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    if not suite.id:  # a Checkpoint works on suites the context stores
+        suite = context.suites.add(suite)
+    name = f"{suite.name}-{site}"
+    try:
+        vd = context.validation_definitions.get(name)
+    except Exception:  # noqa: BLE001 - not yet defined in this process
+        vd = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    try:
+        checkpoint = context.checkpoints.get(name)
+    except Exception:  # noqa: BLE001
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="docs", site_names=[site])],
+            result_format=result_format))
+    run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {})
+    return next(iter(run.run_results.values()))

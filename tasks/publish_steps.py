@@ -49,8 +49,13 @@ def compute_step(rt: Runtime, township: str, period: Period, values: pd.DataFram
     return compute_township(values, rt.catalog, township, period), period_label(period)
 
 
-def check_step(table: pd.DataFrame) -> pd.DataFrame:
-    return check_snapshot(table)
+def data_docs_dir(rt: Runtime) -> Path:
+    """The GX Data Docs site of the publish folder: every publish run's snapshot validation."""
+    return Path(rt.settings.publish_dir) / "data_docs"
+
+
+def check_step(table: pd.DataFrame, docs_dir: Path | None = None) -> pd.DataFrame:
+    return check_snapshot(table, docs_dir)
 
 
 def freeze_step(rt: Runtime, township: str, period: Period, table: pd.DataFrame, label: str,

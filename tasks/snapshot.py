@@ -12,6 +12,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -59,11 +61,12 @@ def _canonical(v: object) -> object:
     return str(v)
 
 
-def check_snapshot(table: pd.DataFrame) -> pd.DataFrame:
-    """Run the `snapshot` GX suite; one row per failure and indicator (code, indicator_code, messages)."""
+def check_snapshot(table: pd.DataFrame, docs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Run the `snapshot` GX suite; one row per failure and indicator (code, indicator_code, messages).
+    With `docs_dir`, the validation is also rendered into a GX Data Docs site there."""
     from tasks.gx import validate_frame
 
-    failures = validate_frame(table, "snapshot", "indicator_code")
+    failures = validate_frame(table, "snapshot", "indicator_code", docs_dir=docs_dir)
     names = dict(zip(table["indicator_code"], table["indicator_name"]))
     rows: list[tuple] = []
     for f in failures:
