@@ -6,6 +6,7 @@ flows/intake.py wraps them as Prefect tasks; `township check` calls them directl
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,8 @@ from tasks.read_form import read_form
 from tasks.review import CONFLICT_COLUMNS, review
 from township.catalog import Catalog
 from township.periods import Period
+
+log = logging.getLogger(__name__)
 
 ACCEPTED, WITH_WARNINGS, REJECTED, DUPLICATE = "accepted", "accepted_with_warnings", "rejected", "duplicate"
 
@@ -41,6 +44,10 @@ def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> 
     except FormError as e:
         e.conflict.file_name = item.name
         return FileRead(item, None, e.conflict)
+    except Exception as e:  # noqa: BLE001 - a reader bug must reject one file, not crash the run
+        log.exception("reading %s/%s failed", item.folder, item.name)
+        return FileRead(item, None, Conflict("E_FILE_UNREADABLE", file_name=item.name,
+                                             found=f"{type(e).__name__}: {e}"))
     periods = parse_periods(frame["period_raw"]) if not frame.empty else pd.Series([], dtype=str)
     period = next((p for p in periods if p), None)
     if item.folder not in catalog.reporter_by_code:

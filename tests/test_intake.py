@@ -191,3 +191,23 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM submission")).scalar_one() == 1
         assert conn.execute(text("SELECT COUNT(*) FROM value_history")).scalar_one() == 3
+
+
+def test_a_reader_crash_rejects_that_file_only_and_names_it(runtime, monkeypatch):
+    import tasks.intake_steps as steps
+
+    real = steps.read_form
+
+    def flaky(data, name):  # noqa: ANN001, ANN202
+        if name == "boom.csv":
+            raise RuntimeError("unexpected layout")
+        return real(data, name)
+
+    monkeypatch.setattr(steps, "read_form", flaky)
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox(runtime), "finance", "boom.csv", [("fiscal_revenue", 1, 2)], period="2021-09")
+    s = run_intake(runtime)
+    assert status_of(s, "sept.csv") == "accepted"
+    r = next(r for r in s.receipts if r["file"] == "boom.csv")
+    assert r["status"] == "rejected" and r["conflicts"][0]["code"] == "E_FILE_UNREADABLE"
+    assert "unexpected layout" in r["conflicts"][0]["message_en"]
