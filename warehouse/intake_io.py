@@ -31,15 +31,19 @@ def seen_files(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "size", "mtime_ns", "sha256"])
 
 
+def _existing(conn: Connection, column, values: list) -> set:  # noqa: ANN001 - a mapped column
+    """Which of `values` the column already holds (asked in chunks: IN lists have limits)."""
+    found: set = set()
+    for i in range(0, len(values), 5000):
+        found.update(conn.execute(select(column).where(column.in_(bindparam("v", expanding=True))),
+                                  {"v": values[i:i + 5000]}).scalars())
+    return found
+
+
 def known_hashes(engine: Engine, hashes: list[str]) -> set[str]:
     """Hashes among `hashes` that are already submissions."""
-    found: set[str] = set()
     with engine.connect() as conn:
-        for i in range(0, len(hashes), 5000):
-            chunk = hashes[i:i + 5000]
-            found.update(conn.execute(select(Submission.sha256).where(
-                Submission.sha256.in_(bindparam("h", expanding=True))), {"h": chunk}).scalars())
-    return found
+        return _existing(conn, Submission.sha256, hashes)
 
 
 def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None = None) -> pd.DataFrame:
@@ -133,10 +137,7 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
                  inbox_rows: pd.DataFrame, now: dt.datetime) -> LoadResult:
     _upsert_inbox(conn, inbox_rows, now)
     hashes = submissions["sha256"].tolist()
-    already = set()
-    for i in range(0, len(hashes), 5000):
-        already.update(conn.execute(select(Submission.sha256).where(
-            Submission.sha256.in_(bindparam("h", expanding=True))), {"h": hashes[i:i + 5000]}).scalars())
+    already = _existing(conn, Submission.sha256, hashes)
     subs = submissions[~submissions["sha256"].isin(already)]
     vals = values[values["sha256"].isin(set(subs["sha256"]))]
 
@@ -186,11 +187,7 @@ def _current_for(conn: Connection, vals: pd.DataFrame) -> pd.DataFrame:
 def _upsert_inbox(conn: Connection, rows: pd.DataFrame, now: dt.datetime) -> None:
     if rows.empty:
         return
-    paths = rows["path"].tolist()
-    existing = set()
-    for i in range(0, len(paths), 5000):
-        existing.update(conn.execute(select(InboxFile.path).where(
-            InboxFile.path.in_(bindparam("p", expanding=True))), {"p": paths[i:i + 5000]}).scalars())
+    existing = _existing(conn, InboxFile.path, rows["path"].tolist())
     new = rows[~rows["path"].isin(existing)]
     old = rows[rows["path"].isin(existing)]
     if not new.empty:
