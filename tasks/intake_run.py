@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tasks.inbox import Incoming, archive, archive_relpath, fetch, list_inbox, unseen, write_beside
-from tasks.intake_steps import DUPLICATE, REJECTED, FileRead, Reviewed, now_utc, receipt, receipt_markdown
+from tasks.intake_steps import DUPLICATE, FileRead, Reviewed, receipt, receipt_markdown
 from township.catalog import Catalog
 from township.runtime import Runtime
+from warehouse.publish_io import now_utc
 from warehouse.intake_io import LoadResult, current_values, known_hashes, load_run, seen_files
 
 
@@ -130,6 +131,3 @@ def write_receipts(rt: Runtime, archive_root: str, reviewed: Reviewed, archived:
                            "counts": {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}})
     return s
 
-
-def rejected_receipts(summary: IntakeSummary) -> list[dict]:
-    return [r for r in summary.receipts if r["status"] == REJECTED]

@@ -5,7 +5,6 @@ flows/intake.py wraps them as Prefect tasks; `township check` calls them directl
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -199,6 +198,3 @@ def receipt_markdown(r: dict) -> str:
                          f"{k['message_zh']} |")
     return "\n".join(lines) + "\n"
 
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from tasks.conflicts import CODES, Conflict
-from tasks.gx import read_suite_file, validate_frame
+from tasks.gx import validate_frame
 from township.catalog import Catalog
 from township.periods import Period
 
@@ -80,6 +80,3 @@ def review(df: pd.DataFrame, catalog: Catalog, today: Period) -> pd.DataFrame:
     failures = validate_frame(df, SUITE, "source_row", suite_parameters(catalog, today))
     return conflicts_from_failures(df, failures, catalog)
 
-
-def declared_expectations() -> int:
-    return len(read_suite_file(SUITE)["expectations"])

@@ -89,7 +89,6 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
           reporter: Annotated[Optional[str], typer.Option(help="reporter code, if the folder is not it")] = None,
           warehouse: WarehouseOpt = None) -> None:
     """Dry run: print the receipt each file would get, load nothing. Exit 1 if any would be rejected."""
-    import datetime as dt
     import hashlib
     from pathlib import Path
 
