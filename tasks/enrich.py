@@ -77,8 +77,8 @@ def add_catalog_facts(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     df["decimals"] = df["decimals"].fillna(2).astype("int64")
     df["period"] = parse_periods(df["period_raw"])
     df["period_index"] = _period_index(df["period"])
-    df["file_periods"] = df.groupby("file_key")["period"].transform(
-        lambda s: s[s != ""].nunique()).astype("int64")
+    per_file = df.loc[df["period"] != ""].groupby("file_key")["period"].nunique()
+    df["file_periods"] = df["file_key"].map(per_file).fillna(0).astype("int64")
     df["unit_used"] = df["unit"].where(df["unit"] != "", df["canonical_unit"])
     df["unit_factor"] = _unit_factors(df, catalog)
     df["month_value"] = df["month_value"] * df["unit_factor"]

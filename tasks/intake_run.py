@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tasks.inbox import Incoming, archive, archive_relpath, fetch, list_inbox, unseen, write_beside
-from tasks.intake_steps import DUPLICATE, FileRead, Reviewed, receipt, receipt_markdown
+from tasks.intake_steps import DUPLICATE, FileRead, Reviewed, conflicts_by_file, receipt, receipt_markdown
 from township.catalog import Catalog
 from township.runtime import Runtime
 from warehouse.publish_io import now_utc
@@ -112,10 +112,11 @@ def write_receipts(rt: Runtime, archive_root: str, reviewed: Reviewed, archived:
                       duplicates=len(pulled.duplicates), skipped_other_run=len(result.skipped))
     counts = result.counts.set_index("sha256").to_dict("index") if not result.counts.empty else {}
     loaded = set(result.submission_ids)
+    by_file = conflicts_by_file(reviewed.conflicts)
     for sub in reviewed.submissions.to_dict("records"):  # one per file: small
         if sub["sha256"] not in loaded:
             continue
-        r = receipt(sub, reviewed.conflicts, counts.get(sub["sha256"]))
+        r = receipt(sub, by_file.get(sub["sha256"], []), counts.get(sub["sha256"]))
         r["submission_id"] = result.submission_ids[sub["sha256"]]
         write_beside(archive_root, archived[sub["sha256"]], ".receipt.json",
                      json.dumps(r, ensure_ascii=False, indent=1, default=str))

@@ -152,9 +152,21 @@ def _accepted_values(frame: pd.DataFrame, submissions: pd.DataFrame) -> pd.DataF
     return v[cols].reset_index(drop=True)
 
 
-def receipt(sub: dict, conflicts: pd.DataFrame, counts: dict | None = None) -> dict:
-    """The import summary a reporter gets back (DHIS2 style): status, counts, each conflict."""
-    mine = conflicts[conflicts["sha256"] == sub["sha256"]]
+def conflicts_by_file(conflicts: pd.DataFrame) -> dict[str, list[dict]]:
+    """Each file's conflicts as receipt entries, grouped in one pass (not one filter per file)."""
+    cols = [c for c in conflicts.columns if c != "sha256"]
+    out: dict[str, list[dict]] = {}
+    for sha, *values in zip(conflicts["sha256"], *(conflicts[c].tolist() for c in cols)):
+        out.setdefault(sha, []).append(
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in zip(cols, values)})
+    return out
+
+
+def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None = None) -> dict:
+    """The import summary a reporter gets back (DHIS2 style): status, counts, each conflict.
+    `conflicts`: the run's conflicts frame, or this file's entries from conflicts_by_file."""
+    mine = conflicts if isinstance(conflicts, list) else conflicts_by_file(
+        conflicts[conflicts["sha256"] == sub["sha256"]]).get(sub["sha256"], [])
     counts = counts or {}
     return {
         "file": sub["file_name"], "path": sub.get("path", ""), "sha256": sub["sha256"],
@@ -163,11 +175,7 @@ def receipt(sub: dict, conflicts: pd.DataFrame, counts: dict | None = None) -> d
         "on_time": None if sub.get("on_time") is None else bool(sub["on_time"]),
         "counts": {"imported": int(counts.get("imported", 0)), "updated": int(counts.get("updated", 0)),
                    "unchanged": int(counts.get("unchanged", 0)), "rejected": int(sub.get("rejected", 0))},
-        "conflicts": [
-            {k: (None if (isinstance(v, float) and v != v) else v) for k, v in zip(mine.columns, row)
-             if k != "sha256"}
-            for row in zip(*(mine[c].tolist() for c in mine.columns))
-        ],
+        "conflicts": mine,
     }
 
 
