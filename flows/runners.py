@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import os
+from township.settings import Settings
 
 
 def task_runner():  # noqa: ANN201
-    address = os.environ.get("TOWNSHIP_DASK_ADDRESS")
-    if address:
+    """A DaskTaskRunner on the scheduler TOWNSHIP_DASK_ADDRESS names, else a pool of TOWNSHIP_READ_WORKERS threads.
+
+    Reads the settings afresh at each call (not the cached ones), so that `intake.with_options(task_runner=
+    task_runner())` picks up an address set after import."""
+    s = Settings()
+    if s.dask_address:
         from prefect_dask import DaskTaskRunner
 
-        return DaskTaskRunner(address=address)
+        return DaskTaskRunner(address=s.dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ThreadPoolTaskRunner(max_workers=int(os.environ.get("TOWNSHIP_READ_WORKERS") or 0) or None)
+    return ThreadPoolTaskRunner(max_workers=s.read_workers or None)

@@ -128,9 +128,11 @@ class PrefectStack:
         """Every deployment of prefect.yaml, exactly as written there (run from the repo root)."""
         self._run("deploy", ["--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)])
 
-    def start_worker(self, name: str = "township-worker-1", limit: int = 4) -> subprocess.Popen:
-        return self._spawn(name, ["worker", "start", "--pool", WORK_POOL, "--name", name,
-                                  "--limit", str(limit)])
+    def start_worker(self, name: str = "township-worker-1", limit: int = 4,
+                     queue: str | None = None) -> subprocess.Popen:
+        """A process worker on the pool: every queue of it, or only `queue` (a partition's own worker)."""
+        return self._spawn(name, ["worker", "start", "--pool", WORK_POOL, "--name", name, "--limit", str(limit),
+                                  *(["--work-queue", queue] if queue else [])])
 
     def up(self, workers: int = 1, prefect_file: Path = ROOT / "prefect.yaml") -> None:
         self.start_server()

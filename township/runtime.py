@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from township.catalog import Catalog, load_catalog
 from township.settings import Settings, settings_with
 from warehouse.catalog_sync import SyncCounts, sync_catalog
-from warehouse.engine import make_engine, upgrade
+from warehouse.engine import make_engine, schema_lock, upgrade
 
 
 @dataclass
@@ -27,6 +27,7 @@ def open_runtime(migrate: bool = True, **overrides: str | None) -> Runtime:
     engine = make_engine(settings.warehouse_url)
     sync = None
     if migrate:
-        upgrade(engine)
-        sync = sync_catalog(engine, catalog)
+        with schema_lock(engine):
+            upgrade(engine)
+            sync = sync_catalog(engine, catalog)
     return Runtime(settings, catalog, engine, sync)

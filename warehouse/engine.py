@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMA_LOCK_KEY = 0x73636D61  # arbitrary constant: "migrating or syncing the catalog" advisory lock
 
 
 def normalize_url(url: str) -> str:
@@ -59,6 +62,21 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the warehouse schema to `revision` (default: the newest). Safe to run repeatedly."""
     command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one process at a time migrates and syncs the catalog: workers starting together on a
+    fresh warehouse would otherwise both create the tables (or insert the same catalog rows) and one would fail."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:  # a session lock on a connection of its own, held across their transactions
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
 
 
 def current_revision(engine: Engine) -> str | None:

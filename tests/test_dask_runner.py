@@ -1,0 +1,101 @@
+"""Reading on a Dask cluster: with TOWNSHIP_DASK_ADDRESS set, the intake flow's read tasks run on the cluster's
+worker processes (checked on the workers themselves), and the warehouse holds the forms' values all the same."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from distributed import Client, LocalCluster
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect_dask import DaskTaskRunner
+from sqlalchemy import create_engine, text
+
+import flows.intake
+from flows.intake import intake
+from flows.runners import task_runner
+from scripts.serve import PrefectStack, free_port
+from tests.system.support import FORMS, ROOT, write_test_inbox
+
+OUTPUT = ROOT / "test-output" / "dask"
+
+
+@pytest.fixture
+def prefect_api(tmp_path, monkeypatch):
+    """A real Prefect server for the flow and for the Dask workers, which report their task runs to it."""
+    stack = PrefectStack(home=tmp_path / "prefect-home", port=free_port(), logs=OUTPUT / "logs")
+    try:
+        stack.start_server()
+        # The workers are separate processes: they find the server through the environment they inherit.
+        monkeypatch.setenv("PREFECT_API_URL", stack.api_url)
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def dask_client(prefect_api, monkeypatch):
+    """A local cluster of two worker processes, named to the flows through TOWNSHIP_DASK_ADDRESS."""
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    monkeypatch.setenv("TOWNSHIP_DASK_ADDRESS", cluster.scheduler_address)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _executed_on_workers(client: Client) -> dict[str, tuple[int, int]]:
+    """worker address -> (its process id, how many tasks it executed), asked of each worker."""
+    return client.run(lambda dask_worker: (os.getpid(), dask_worker.state.executed_count))
+
+
+def test_intake_reads_on_the_dask_cluster(dask_client, tmp_path, monkeypatch):
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    write_test_inbox(inbox)
+    warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    # One file per read task, so that the cluster gets several tasks to share out (a province has 160 chunks).
+    monkeypatch.setattr(flows.intake, "READ_CHUNK", 1)
+
+    runner = task_runner()
+    assert isinstance(runner, DaskTaskRunner)
+    before = _executed_on_workers(dask_client)
+    summary = intake.with_options(task_runner=runner)(inbox=str(inbox), archive=str(archive),
+                                                      warehouse_url=warehouse_url)
+
+    assert summary["files_new"] == len(FORMS)
+    assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)
+    assert summary["imported"] == sum(len(v) for v in FORMS.values())
+
+    # The reads ran in the cluster's worker processes, not in this one.
+    after = _executed_on_workers(dask_client)
+    executed = {w: after[w][1] - before[w][1] for w in after}
+    assert sum(executed.values()) == len(FORMS), executed
+    assert os.getpid() not in {pid for pid, _ in after.values()}
+
+    # And Prefect saw them: one completed "read forms" task run per file.
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_runs(limit=1, sort="START_TIME_DESC")[0]
+        reads = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="read forms")))
+    assert len(reads) == len(FORMS)
+    assert all(r.state is not None and r.state.is_completed() for r in reads)
+
+    engine = create_engine(warehouse_url)
+    try:
+        with engine.connect() as conn:
+            current = {(r.reporter_code, r.indicator_code): (r.month_value, r.ytd_value) for r in conn.execute(
+                text("SELECT reporter_code, indicator_code, month_value, ytd_value FROM indicator_values"))}
+    finally:
+        engine.dispose()
+    expected = {(rep, ind): vals for rep, inds in FORMS.items() for ind, vals in inds.items()}
+    assert current.keys() == expected.keys()
+    for key, (month, ytd) in expected.items():
+        assert current[key][0] == pytest.approx(month), key
+        if ytd is not None:  # a stock's ytd_value is its month-end level
+            assert current[key][1] == pytest.approx(ytd), key
