@@ -100,6 +100,13 @@ class IntakeSummary:
     unchanged: int = 0
     receipts: list[dict] = field(default_factory=list)
 
+    def merge(self, other: IntakeSummary) -> None:
+        """Add a batch's outcome (the listing counts stay the run's)."""
+        for k in ("accepted", "accepted_with_warnings", "rejected", "skipped_other_run", "imported", "updated",
+                  "unchanged"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.receipts.extend(other.receipts)
+
     def as_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "receipts"}
         return d

@@ -1,0 +1,33 @@
+"""A run with more files than one batch goes through in batches: every file loaded once, counts added up."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import flows.intake
+from flows.intake import intake
+from tests.system.support import FORMS, write_test_inbox
+
+pytestmark = pytest.mark.system
+
+
+def test_intake_in_batches_loads_everything_once(prefect_stack, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    write_test_inbox(inbox)
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    monkeypatch.setattr(flows.intake, "BATCH_FILES", 1)  # one file a batch: as many batches as files
+    with temporary_settings(updates={PREFECT_API_URL: prefect_stack.api_url}):
+        summary = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
+        again = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
+    assert summary["files_new"] == len(FORMS)
+    assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)
+    assert summary["imported"] == sum(len(v) for v in FORMS.values())
+    assert (again["files_new"], again["imported"]) == (0, 0)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM submissions")).scalar_one() == len(FORMS)
+        assert conn.execute(text("SELECT COUNT(*) FROM inbox_file")).scalar_one() == len(FORMS)
+    engine.dispose()
