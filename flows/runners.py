@@ -5,7 +5,7 @@ from __future__ import annotations
 from township.settings import Settings
 
 
-def task_runner():  # noqa: ANN201
+def task_runner():
     """A DaskTaskRunner on the scheduler TOWNSHIP_DASK_ADDRESS names, else a pool of TOWNSHIP_READ_WORKERS threads.
 
     Reads the settings afresh at each call (not the cached ones), so that `intake.with_options(task_runner=
