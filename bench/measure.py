@@ -75,11 +75,16 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
         from tasks.publish_steps import publish_period
 
         towns = [t.code for t in rt.catalog.townships][:publish_townships or None]
+        print(json.dumps(out, default=str), file=sys.stderr)  # intake's figures survive a failing publish
         t = time.perf_counter()
-        for code in towns:
-            publish_period(rt, code, PERIOD, final=False)
-        out["publish_seconds"] = time.perf_counter() - t
-        out["published_townships"] = len(towns)
+        try:
+            for code in towns:
+                publish_period(rt, code, PERIOD, final=False)
+        except Exception as e:  # noqa: BLE001 - report it with the intake figures, not instead of them
+            out["publish_error"] = f"{type(e).__name__}: {e}"[:300]
+        else:
+            out["publish_seconds"] = time.perf_counter() - t
+            out["published_townships"] = len(towns)
     rt.engine.dispose()
     return out
 

@@ -124,6 +124,8 @@ def rows_of(r: dict) -> tuple[list[list[str]], list[str]]:
         if done < r["townships"]:
             notes.append(f"publish timed on {done} of {r['townships']} townships ({pub:.1f} s) and "
                          f"extrapolated to all ({pub_all:.0f} s)")
+    if o.get("publish_error"):
+        notes.append(f"publish failed, so only intake is timed: {o['publish_error']}")
     s = o.get("summary") or {}
     if s:
         notes.append(f"ours: {s.get('accepted', 0) + s.get('accepted_with_warnings', 0)} accepted, "
