@@ -6,6 +6,7 @@ flows/intake.py wraps them as Prefect tasks; `township check` calls them directl
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -14,9 +15,9 @@ import pandas as pd
 
 from tasks.conflicts import Conflict, FormError
 from tasks.enrich import context_window, enrich, parse_periods
-from tasks.frame import READ_COLUMNS
+from tasks.frame import READ_COLUMNS, conform
 from tasks.inbox import Incoming
-from tasks.read_form import read_form
+from tasks.read_form import read_form_columns
 from tasks.review import CONFLICT_COLUMNS, review
 from township.catalog import Catalog
 from township.periods import Period
@@ -28,18 +29,23 @@ ACCEPTED, WITH_WARNINGS, REJECTED, DUPLICATE = "accepted", "accepted_with_warnin
 
 @dataclass
 class FileRead:
-    """What reading one file gave: its rows, or the conflict that stopped it; and its period."""
+    """What reading one file gave: its rows as column lists (tasks.frame.READ_COLUMNS), or the
+    conflict that stopped it; and its period."""
 
     item: Incoming
-    frame: pd.DataFrame | None
+    columns: dict[str, list] | None
     conflict: Conflict | None
     period: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns["indicator_code"]) if self.columns else 0
 
 
 def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> FileRead:
     """Read one file; a file outside a known reporter's folder is refused, saying where it belongs."""
     try:
-        frame = read_form(item.data, item.name)
+        columns = read_form_columns(item.data, item.name)
     except FormError as e:
         e.conflict.file_name = item.name
         return FileRead(item, None, e.conflict)
@@ -47,16 +53,22 @@ def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> 
         log.exception("reading %s/%s failed", item.folder, item.name)
         return FileRead(item, None, Conflict("E_FILE_UNREADABLE", file_name=item.name,
                                              found=f"{type(e).__name__}: {e}"))
-    periods = parse_periods(frame["period_raw"]) if not frame.empty else pd.Series([], dtype=str)
-    period = next((p for p in periods if p), None)
+    period = next((p for p in map(_period_or_empty, dict.fromkeys(columns["period_raw"])) if p), None)
     if item.folder not in catalog.reporter_by_code:
-        declared = next((d for d in frame["declared_reporter"] if d), "") if not frame.empty else ""
+        declared = next((d for d in columns["declared_reporter"] if d), "")
         where = f"{inbox_label}/{declared or '<单位代码>'}/"
         return FileRead(item, None, Conflict("E_WRONG_FOLDER", file_name=item.name, expected=where,
                                              found=f"{inbox_label}/{item.path}"), period)
-    if frame.empty:
+    if not columns["indicator_code"]:
         return FileRead(item, None, Conflict("E_EMPTY", file_name=item.name), period)
-    return FileRead(item, frame, None, period)
+    return FileRead(item, columns, None, period)
+
+
+def _period_or_empty(text: str) -> str:
+    try:
+        return str(Period.parse(text)) if text else ""
+    except ValueError:
+        return ""
 
 
 def read_many(items: list[Incoming], catalog: Catalog, inbox_label: str = "<inbox>") -> list[FileRead]:
@@ -64,14 +76,24 @@ def read_many(items: list[Incoming], catalog: Catalog, inbox_label: str = "<inbo
 
 
 def run_frame(reads: list[FileRead]) -> pd.DataFrame:
-    """All readable files of the run as one long frame, each row with a run-wide source_row."""
-    parts = [r.frame.assign(file_key=r.item.sha256, reporter_code=r.item.folder,
-                            received_at=pd.Timestamp(r.item.received_at))
-             for r in reads if r.frame is not None]
-    if not parts:
-        cols = [*READ_COLUMNS, "file_key", "reporter_code", "received_at"]
-        return pd.DataFrame({c: [] for c in cols}).assign(source_row=pd.Series([], dtype="int64"))
-    df = pd.concat(parts, ignore_index=True)
+    """All readable files of the run as one long frame (built once, not per file), each row with a
+    run-wide source_row and its file's key, reporter folder and receipt time."""
+    ok = [r for r in reads if r.columns]
+    data: dict[str, object] = {}
+    for c in READ_COLUMNS:
+        parts = [r.columns[c] for r in ok]
+        if c in ("month_value", "ytd_value"):
+            data[c] = np.concatenate(parts) if parts else np.array([], dtype="float64")
+        else:
+            data[c] = list(chain.from_iterable(parts))
+    counts = [r.rows for r in ok]
+    data["file_key"] = list(chain.from_iterable([r.item.sha256] * n for r, n in zip(ok, counts)))
+    data["reporter_code"] = list(chain.from_iterable([r.item.folder] * n for r, n in zip(ok, counts)))
+    received = np.repeat(np.array([r.item.mtime_ns for r in ok], dtype="int64"), counts)
+    df = conform(pd.DataFrame({c: data[c] for c in READ_COLUMNS}))
+    df["file_key"] = pd.Series(data["file_key"], dtype="str")
+    df["reporter_code"] = pd.Series(data["reporter_code"], dtype="str")
+    df["received_at"] = pd.to_datetime(received, unit="ns", utc=True)
     df["source_row"] = np.arange(len(df), dtype="int64")
     return df
 

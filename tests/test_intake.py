@@ -196,14 +196,14 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
 def test_a_reader_crash_rejects_that_file_only_and_names_it(runtime, monkeypatch):
     import tasks.intake_steps as steps
 
-    real = steps.read_form
+    real = steps.read_form_columns
 
     def flaky(data, name):  # noqa: ANN001, ANN202
         if name == "boom.csv":
             raise RuntimeError("unexpected layout")
         return real(data, name)
 
-    monkeypatch.setattr(steps, "read_form", flaky)
+    monkeypatch.setattr(steps, "read_form_columns", flaky)
     write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
     write_csv(inbox(runtime), "finance", "boom.csv", [("fiscal_revenue", 1, 2)], period="2021-09")
     s = run_intake(runtime)
