@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
@@ -40,26 +43,45 @@ def _fs(root: str):  # noqa: ANN202
     return fs, path.rstrip("/")
 
 
+def _local(root: str) -> Path | None:
+    """The folder, when the root is on this machine: then plain os calls are used, several times faster
+    than fsspec's generic ones over 32,000 files (same results)."""
+    fs, path = fsspec.core.url_to_fs(root)
+    return Path(path) if isinstance(fs, LocalFileSystem) else None
+
+
+def _walk_local(base: Path) -> list[tuple[str, int, int]]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, base)
+        for name in filenames:
+            st = os.stat(os.path.join(dirpath, name))
+            rel = name if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{name}"
+            out.append((rel, st.st_size, st.st_mtime_ns))
+    return out
+
+
 def list_inbox(root: str) -> pd.DataFrame:
     """Every file under the inbox: path (relative), folder, name, size, mtime_ns. Hidden files and
     Office lock files (~$x.xlsx) are not submissions and are left alone."""
-    fs, base = _fs(root)
     cols = ["path", "folder", "name", "size", "mtime_ns"]
-    if not fs.exists(base):
-        return pd.DataFrame(columns=cols)
-    found = fs.find(base, detail=True)
-    paths, sizes, mtimes = [], [], []
-    for full, info in found.items():
-        rel = posixpath.relpath(full, base) if not full.startswith(base + "/") else full[len(base) + 1:]
-        name = rel.rsplit("/", 1)[-1]
-        if name.startswith((".", "~$")) or "/." in "/" + rel:
-            continue
-        paths.append(rel)
-        sizes.append(int(info.get("size") or 0))
-        m = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
-        if isinstance(m, dt.datetime):
-            m = m.timestamp()
-        mtimes.append(int(round(float(m) * 1e9)))
+    local = _local(root)
+    if local is not None:
+        found = _walk_local(local) if local.exists() else []
+    else:
+        fs, base = _fs(root)
+        found = []
+        if fs.exists(base):
+            for full, info in fs.find(base, detail=True).items():
+                m = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+                if isinstance(m, dt.datetime):
+                    m = m.timestamp()
+                found.append((full[len(base) + 1:], int(info.get("size") or 0), int(round(float(m) * 1e9))))
+    found = [f for f in found if not f[0].rsplit("/", 1)[-1].startswith((".", "~$")) and "/." not in "/" + f[0]]
+    paths = [f[0] for f in found]
+    sizes = [f[1] for f in found]
+    mtimes = [f[2] for f in found]
     df = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
     parts = df["path"].str.split("/")
     df["folder"] = [p[0] if len(p) > 1 else "" for p in parts]
@@ -79,10 +101,11 @@ def unseen(listing: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
 def fetch(root: str, rows: pd.DataFrame) -> list[Incoming]:
     """Read and hash the given inbox files."""
     fs, base = _fs(root)
+    local = _local(root)
     out = []
     for path, folder, name, size, mtime in zip(rows["path"], rows["folder"], rows["name"], rows["size"],
                                                rows["mtime_ns"]):
-        data = fs.cat_file(f"{base}/{path}")
+        data = (local / path).read_bytes() if local is not None else fs.cat_file(f"{base}/{path}")
         out.append(Incoming(path, folder, name, int(size), int(mtime), hashlib.sha256(data).hexdigest(), data))
     return out
 
@@ -93,6 +116,15 @@ def archive_relpath(reporter: str, period: str | None, sha256: str, name: str) -
 
 def archive(root: str, relpath: str, data: bytes) -> str:
     """Write the raw bytes once. An existing archived file is never overwritten (same name = same hash)."""
+    local = _local(root)
+    if local is not None:
+        full = local / relpath
+        if not full.exists():
+            full.parent.mkdir(parents=True, exist_ok=True)
+            tmp = full.with_name(full.name + ".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, full)
+        return relpath
     fs, base = _fs(root)
     full = f"{base}/{relpath}"
     if not fs.exists(full):
@@ -106,6 +138,10 @@ def archive(root: str, relpath: str, data: bytes) -> str:
 
 def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
     """Write a text file next to an archived file (receipts); rewritten when the receipt is."""
+    local = _local(root)
+    if local is not None:
+        (local / f"{relpath}{suffix}").write_text(text, encoding="utf-8")
+        return
     fs, base = _fs(root)
     with fs.open(f"{base}/{relpath}{suffix}", "w", encoding="utf-8") as f:
         f.write(text)

@@ -211,3 +211,29 @@ def test_a_reader_crash_rejects_that_file_only_and_names_it(runtime, monkeypatch
     r = next(r for r in s.receipts if r["file"] == "boom.csv")
     assert r["status"] == "rejected" and r["conflicts"][0]["code"] == "E_FILE_UNREADABLE"
     assert "unexpected layout" in r["conflicts"][0]["message_en"]
+
+
+def test_inbox_and_archive_can_be_urls(runtime, monkeypatch):
+    """fsspec: an s3:// or sftp:// inbox works like a folder; here the in-memory filesystem stands in."""
+    import fsspec
+
+    from township.settings import get_settings
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/inbox/invest/sept.csv", (
+        "reporter_code,period,indicator_code,month_value,ytd_value\n"
+        "invest,2021-09,investment_funds,1.0,8.0\n").encode())
+    monkeypatch.setenv("TOWNSHIP_INBOX", "memory://inbox")
+    monkeypatch.setenv("TOWNSHIP_ARCHIVE", "memory://archive")
+    get_settings.cache_clear()
+    from township.runtime import open_runtime
+
+    rt = open_runtime()
+    s = run_intake(rt)
+    assert (s.accepted, s.imported) == (1, 1)
+    archived = [p for p in fs.find("/archive") if p.endswith("-sept.csv")]
+    assert archived and fs.exists(archived[0] + ".receipt.json")
+    assert run_intake(rt).files_new == 0
+    fs.rm("/inbox", recursive=True)
+    fs.rm("/archive", recursive=True)
+    rt.engine.dispose()
