@@ -19,6 +19,7 @@ import pandas as pd
 
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 UNKNOWN_FOLDER = "_unknown"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Incoming:
 
     @property
     def received_at(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc)
+        # whole microseconds (what databases keep), computed exactly from the integer nanoseconds
+        return EPOCH + dt.timedelta(microseconds=self.mtime_ns // 1000)
 
 
 def _fs(root: str):  # noqa: ANN202

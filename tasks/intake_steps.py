@@ -89,7 +89,7 @@ def run_frame(reads: list[FileRead]) -> pd.DataFrame:
     counts = [r.rows for r in ok]
     data["file_key"] = list(chain.from_iterable([r.item.sha256] * n for r, n in zip(ok, counts)))
     data["reporter_code"] = list(chain.from_iterable([r.item.folder] * n for r, n in zip(ok, counts)))
-    received = np.repeat(np.array([r.item.mtime_ns for r in ok], dtype="int64"), counts)
+    received = np.repeat(np.array([r.item.mtime_ns // 1000 * 1000 for r in ok], dtype="int64"), counts)
     df = conform(pd.DataFrame({c: data[c] for c in READ_COLUMNS}))
     df["file_key"] = pd.Series(data["file_key"], dtype="str")
     df["reporter_code"] = pd.Series(data["reporter_code"], dtype="str")
