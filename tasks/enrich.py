@@ -115,6 +115,7 @@ def batch_latest_values(df: pd.DataFrame) -> pd.DataFrame:
 def _context(warehouse_values: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
     """Warehouse current values overlaid by the run's values (a file in this run supersedes)."""
     ctx = pd.concat([warehouse_values[CONTEXT_COLUMNS], batch], ignore_index=True)
+    ctx = ctx.astype({"month_value": "float64", "ytd_value": "float64"})
     ctx = ctx.drop_duplicates(["reporter_code", "period", "indicator_code"], keep="last")
     ctx["period_index"] = _period_index(ctx["period"].astype(str))
     return ctx

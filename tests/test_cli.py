@@ -42,3 +42,15 @@ def test_templates_writes_one_form_per_expected_reporter(tmp_path, catalog):
     assert result.exit_code == 0, result.output
     written = sorted(p.parent.name for p in tmp_path.rglob("*.xlsx"))
     assert written == sorted(r.code for r in catalog.expected_reporters("taoyuan"))
+
+
+def test_check_needs_no_warehouse_and_creates_none(catalog, tmp_path, monkeypatch):
+    form = _filled_invest_form(tmp_path / "invest" / "oct.xlsx", catalog, 3.4)
+    db = tmp_path / "none" / "warehouse.db"
+    result = CliRunner().invoke(app, ["check", str(form), "--warehouse", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(f"sqlite:///{db}")
+    assert inspect(engine).get_table_names() == []  # a dry run changes nothing, not even the schema
+    engine.dispose()

@@ -93,11 +93,11 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     from pathlib import Path
 
     from tasks.inbox import Incoming
-    from tasks.intake_run import warehouse_context
     from tasks.intake_steps import REJECTED, read_many, receipt, receipt_markdown, review_run
     from township.periods import Period
 
-    rt = _runtime(warehouse_url=warehouse)
+    # A dry run changes nothing, not even the schema: an empty or missing warehouse is no context.
+    rt = _runtime(migrate=False, warehouse_url=warehouse)
     items = []
     for f in files:
         p = Path(f)
@@ -106,12 +106,25 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
         items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
                               hashlib.sha256(data).hexdigest(), data))
     tz = rt.settings.tz
-    reviewed = review_run(read_many(items, rt.catalog), rt.catalog, warehouse_context(rt), Period.current(tz), tz)
+    reviewed = review_run(read_many(items, rt.catalog), rt.catalog, _dry_run_context(rt), Period.current(tz), tz)
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
         console.print(receipt_markdown(receipt(sub, reviewed.conflicts)), markup=False, highlight=False)
         rejected |= sub["status"] == REJECTED
     raise typer.Exit(1 if rejected else 0)
+
+
+def _dry_run_context(rt):  # noqa: ANN001, ANN202
+    """The warehouse's values as validation context, or none if the warehouse has no tables yet."""
+    import pandas as pd
+    from sqlalchemy import inspect
+
+    from tasks.intake_run import warehouse_context
+
+    if "value_history" in inspect(rt.engine).get_table_names():
+        return warehouse_context(rt)
+    return lambda window, reporters: pd.DataFrame(
+        columns=["reporter_code", "period", "indicator_code", "month_value", "ytd_value"])
 
 
 @app.command()
