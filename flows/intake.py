@@ -6,7 +6,6 @@ Deployed from prefect.yaml (every 30 minutes in the day); also `township intake`
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -15,29 +14,19 @@ from prefect.cache_policies import NO_CACHE
 from flows.naming import intake_run_name, label_run, period_tag, reporter_tag
 from flows.runners import task_runner
 from tasks.intake_run import (
+    IntakeSteps,
     IntakeSummary,
     Pulled,
     archive_reads,
     load,
     pull,
+    run_batches,
     warehouse_context,
     write_receipts,
 )
 from tasks.intake_steps import FileRead, Reviewed, read_many, review_run
 from township.periods import Period
 from township.runtime import Runtime, open_runtime
-
-READ_CHUNK = 200
-BATCH_FILES = int(os.environ.get("TOWNSHIP_BATCH_FILES") or 8000)
-
-
-def batch_of(pulled: Pulled, batch: list, last: bool) -> Pulled:
-    """The part of a pull one batch records: its files' inbox rows (so a crash after an earlier batch
-    leaves later files unseen, to be taken next run), and the duplicates once, with the last batch."""
-    dups = pulled.duplicates if last else []
-    paths = {i.path for i in batch} | {i.path for i in dups}
-    return Pulled(pulled.listing_count, batch, dups, pulled.inbox_rows[pulled.inbox_rows["path"].isin(paths)])
-
 
 @task(name="pull new files from the inbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def pull_task(rt: Runtime, inbox: str, partition: str | None, received_before: dt.datetime | None) -> Pulled:
@@ -104,26 +93,17 @@ def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: 
     pulled = pull_task(rt, s.inbox, partition, received_before)
     log.info("inbox %s: %d files listed, %d new, %d duplicates", s.inbox, pulled.listing_count,
              len(pulled.new), len(pulled.duplicates))
-    summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
-                            duplicates=len(pulled.duplicates))
-    # A province's month is ~32,000 files: they go through in batches of BATCH_FILES files (in receipt
-    # order), each batch read in parallel, validated in ONE validation and loaded in ONE transaction,
-    # so memory stays bounded and a later batch sees the values an earlier one loaded.
-    batches = [pulled.new[i:i + BATCH_FILES] for i in range(0, len(pulled.new), BATCH_FILES)] or [[]]
-    for n, batch in enumerate(batches, 1):
-        chunks = [batch[i:i + READ_CHUNK] for i in range(0, len(batch), READ_CHUNK)]
-        futures = read_task.map(chunks, unmapped(rt.catalog), unmapped(s.inbox)) if chunks else []
-        reads = [r for f in futures for r in f.result()]
-        archived = archive_task(s.archive, reads)
-        for r in reads:
-            r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
-        reviewed = review_task(rt, reads)
-        part_pull = batch_of(pulled, batch, last=n == len(batches))
-        result = load_task(rt, reviewed, archived, part_pull)
-        part = receipts_task(rt, s.archive, reviewed, archived, result, part_pull)
-        summary.merge(part)
-        if len(batches) > 1:
-            log.info("batch %d/%d: %d files", n, len(batches), len(batch))
+    steps = IntakeSteps(
+        read=lambda chunks: [r for f in read_task.map(chunks, unmapped(rt.catalog), unmapped(s.inbox))
+                             for r in f.result()],
+        archive=lambda reads: archive_task(s.archive, reads),
+        review=lambda reads: review_task(rt, reads),
+        load=lambda reviewed, archived, part: load_task(rt, reviewed, archived, part),
+        receipts=lambda reviewed, archived, result, part: receipts_task(rt, s.archive, reviewed, archived,
+                                                                        result, part),
+    )
+    summary = run_batches(pulled, steps, batch_files=s.batch_files,
+                          on_batch=lambda n, total, files: log.info("batch %d/%d: %d files", n, total, files))
     for r in summary.receipts:
         for c in r["conflicts"]:
             if c["severity"] == "error":

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from tasks.inbox import Incoming, archive, archive_relpath, fetch, list_inbox, unseen, write_beside
-from tasks.intake_steps import DUPLICATE, FileRead, Reviewed, conflicts_by_file, receipt, receipt_markdown
+from tasks.intake_steps import (
+    DUPLICATE,
+    FileRead,
+    Reviewed,
+    conflicts_by_file,
+    read_many,
+    receipt,
+    receipt_markdown,
+    review_run,
+)
+from township.periods import Period
 from township.catalog import Catalog
 from township.runtime import Runtime
 from warehouse.publish_io import now_utc
@@ -139,3 +152,69 @@ def write_receipts(rt: Runtime, archive_root: str, reviewed: Reviewed, archived:
                            "counts": {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}})
     return s
 
+
+
+READ_CHUNK = 200  # files per read task
+BATCH_FILES = 8000  # files per validation and per load transaction (bounds memory: a province is ~32,000)
+
+
+@dataclass
+class IntakeSteps:
+    """The steps a run calls, so the same loop serves the Prefect flow (steps are tasks) and plain
+    callers (tests, benchmarks, rebuild)."""
+
+    read: Callable[[list[list[Incoming]]], list[FileRead]]  # chunks of files → their reads, in order
+    archive: Callable[[list[FileRead]], dict[str, str]]
+    review: Callable[[list[FileRead]], Reviewed]
+    load: Callable[[Reviewed, dict[str, str], Pulled], LoadResult]
+    receipts: Callable[[Reviewed, dict[str, str], LoadResult, Pulled], IntakeSummary]
+
+
+def plain_steps(rt: Runtime, today: Period | None = None, workers: int | None = None) -> IntakeSteps:
+    """The steps as plain calls, reading in a thread pool (as the flow's default task runner does)."""
+    s = rt.settings
+    today = today or Period.current(s.tz)
+
+    def read(chunks: list[list[Incoming]]) -> list[FileRead]:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+            return [r for part in pool.map(lambda c: read_many(c, rt.catalog, s.inbox), chunks) for r in part]
+
+    return IntakeSteps(
+        read=read,
+        archive=lambda reads: archive_reads(s.archive, reads),
+        review=lambda reads: review_run(reads, rt.catalog, warehouse_context(rt), today, s.tz),
+        load=lambda reviewed, archived, part: load(rt, reviewed, archived, part),
+        receipts=lambda reviewed, archived, result, part: write_receipts(rt, s.archive, reviewed, archived,
+                                                                         result, part),
+    )
+
+
+def batch_of(pulled: Pulled, batch: list[Incoming], last: bool) -> Pulled:
+    """The part of a pull one batch records: its files' inbox rows (so a crash after an earlier batch
+    leaves later files unseen, to be taken next run), and the duplicates once, with the last batch."""
+    dups = pulled.duplicates if last else []
+    paths = {i.path for i in batch} | {i.path for i in dups}
+    return Pulled(pulled.listing_count, batch, dups, pulled.inbox_rows[pulled.inbox_rows["path"].isin(paths)])
+
+
+def run_batches(pulled: Pulled, steps: IntakeSteps, batch_files: int | None = None, read_chunk: int | None = None,
+                on_batch: Callable[[int, int, int], None] | None = None) -> IntakeSummary:
+    """Take the pulled files through in batches, in receipt order: each batch read in parallel chunks,
+    archived, validated in ONE validation and loaded in ONE transaction. Memory stays bounded and a
+    later batch sees what an earlier one loaded."""
+    batch_files, read_chunk = batch_files or BATCH_FILES, read_chunk or READ_CHUNK
+    summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
+                            duplicates=len(pulled.duplicates))
+    batches = [pulled.new[i:i + batch_files] for i in range(0, len(pulled.new), batch_files)] or [[]]
+    for n, batch in enumerate(batches, 1):
+        reads = steps.read([batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)])
+        archived = steps.archive(reads)
+        for r in reads:
+            r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
+        reviewed = steps.review(reads)
+        part = batch_of(pulled, batch, last=n == len(batches))
+        result = steps.load(reviewed, archived, part)
+        summary.merge(steps.receipts(reviewed, archived, result, part))
+        if on_batch:
+            on_batch(n, len(batches), len(batch))
+    return summary

@@ -13,7 +13,6 @@ import re
 from pathlib import PurePath
 
 import charset_normalizer
-import numpy as np
 import pandas as pd
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 

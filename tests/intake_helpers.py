@@ -6,8 +6,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from tasks.intake_run import IntakeSummary, archive_reads, load, pull, warehouse_context, write_receipts
-from tasks.intake_steps import read_many, review_run
+from tasks.intake_run import IntakeSummary, plain_steps, pull, run_batches
 from township.periods import Period
 
 HEADER = "reporter_code,period,indicator_code,month_value,ytd_value,unit,note\n"
@@ -28,12 +27,8 @@ def write_csv(inbox: Path, folder: str, name: str, rows: list[tuple], *, reporte
     return path
 
 
-def run_intake(rt, today: Period = Period(2021, 11), partition: str | None = None) -> IntakeSummary:
+def run_intake(rt, today: Period = Period(2021, 11), partition: str | None = None,
+               batch_files: int | None = None) -> IntakeSummary:
     """The intake flow's steps, called directly (the flow itself is tested in the system tests)."""
-    s = rt.settings
-    pulled = pull(rt, s.inbox, partition)
-    reads = read_many(pulled.new, rt.catalog, s.inbox)
-    archived = archive_reads(s.archive, reads)
-    reviewed = review_run(reads, rt.catalog, warehouse_context(rt), today, s.tz)
-    result = load(rt, reviewed, archived, pulled)
-    return write_receipts(rt, s.archive, reviewed, archived, result, pulled)
+    pulled = pull(rt, rt.settings.inbox, partition)
+    return run_batches(pulled, plain_steps(rt, today), batch_files=batch_files)

@@ -237,3 +237,16 @@ def test_inbox_and_archive_can_be_urls(runtime, monkeypatch):
     fs.rm("/inbox", recursive=True)
     fs.rm("/archive", recursive=True)
     rt.engine.dispose()
+
+
+def test_a_run_in_several_batches_loads_as_one_would(runtime):
+    """Batches bound memory; the September batch is loaded before October's is checked against it."""
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09",
+              received=dt.datetime(2021, 10, 3, tzinfo=CST))
+    write_csv(inbox(runtime), "invest", "oct.csv", OCT)
+    write_csv(inbox(runtime), "finance", "oct.csv", [("fiscal_revenue", 600, 5400)])
+    s = run_intake(runtime, batch_files=1)
+    assert (s.files_new, s.accepted, s.imported) == (3, 3, 7)
+    assert current(runtime, "invest", "2021-10")["investment_funds"] == pytest.approx((1.2, 9.2))
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM inbox_file")).scalar_one() == 3

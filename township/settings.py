@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     catalog_dir: str = Field(str(PROJECT_ROOT / "catalog"), description="folder of the catalog YAML files")
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
+    batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-import flows.intake
+from township.settings import get_settings
 from flows.intake import intake
 from tests.system.support import FORMS, write_test_inbox
 
@@ -18,7 +18,8 @@ def test_intake_in_batches_loads_everything_once(prefect_stack, tmp_path, monkey
     inbox, archive = tmp_path / "inbox", tmp_path / "archive"
     write_test_inbox(inbox)
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    monkeypatch.setattr(flows.intake, "BATCH_FILES", 1)  # one file a batch: as many batches as files
+    monkeypatch.setenv("TOWNSHIP_BATCH_FILES", "1")  # one file a batch: as many batches as files
+    get_settings.cache_clear()
     with temporary_settings(updates={PREFECT_API_URL: prefect_stack.api_url}):
         summary = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
         again = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
@@ -26,6 +27,7 @@ def test_intake_in_batches_loads_everything_once(prefect_stack, tmp_path, monkey
     assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)
     assert summary["imported"] == sum(len(v) for v in FORMS.values())
     assert (again["files_new"], again["imported"]) == (0, 0)
+    get_settings.cache_clear()
     engine = create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM submissions")).scalar_one() == len(FORMS)
