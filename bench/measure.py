@@ -16,12 +16,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.generate import PERIOD, generate
 
-READ_CHUNK = 200  # as flows/intake.py: files per read task
 TUTORIAL_EXPECTATIONS = 4
 
 
@@ -38,9 +36,7 @@ def _inbox_files(inbox: Path) -> list[Path]:
 # --- ours: the intake steps in-process (as tests/intake_helpers.run_intake), then publish ---
 
 def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = False) -> dict:
-    from tasks.intake_run import archive_reads, load, pull, warehouse_context, write_receipts
-    from tasks.intake_steps import read_many, review_run
-    from township.periods import Period
+    from tasks.intake_run import IntakeSteps, plain_steps, pull, run_batches
     from township.runtime import open_runtime
 
     steps: dict[str, float] = {}
@@ -50,25 +46,21 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
     steps["init (migrate + catalog sync)"] = time.perf_counter() - t0
     s = rt.settings
 
-    def step(name, fn, *args):  # noqa: ANN001, ANN202
-        t = time.perf_counter()
-        out = fn(*args)
-        steps[name] = time.perf_counter() - t
-        return out
+    def timed(name, fn):  # noqa: ANN001, ANN202 - adds up a step's time over the run's batches
+        def call(*args):  # noqa: ANN002, ANN202
+            t = time.perf_counter()
+            out = fn(*args)
+            steps[name] = steps.get(name, 0.0) + time.perf_counter() - t
+            return out
+        return call
 
     started = time.perf_counter()
-    pulled = step("pull", pull, rt, s.inbox)
-    chunks = [pulled.new[i:i + READ_CHUNK] for i in range(0, len(pulled.new), READ_CHUNK)]
-
-    def read_all():  # noqa: ANN202 - threads, as the flow's ThreadPoolTaskRunner
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-            return [r for part in pool.map(lambda c: read_many(c, rt.catalog, s.inbox), chunks) for r in part]
-
-    reads = step("read", read_all)
-    archived = step("archive", archive_reads, s.archive, reads)
-    reviewed = step("review (GX)", review_run, reads, rt.catalog, warehouse_context(rt), Period.current(s.tz), s.tz)
-    result = step("load", load, rt, reviewed, archived, pulled)
-    summary = step("receipts", write_receipts, rt, s.archive, reviewed, archived, result, pulled)
+    pulled = timed("pull", pull)(rt, s.inbox)
+    plain = plain_steps(rt)  # the flow's steps and batch loop, as plain calls (no Prefect server timed)
+    summary = run_batches(pulled, IntakeSteps(
+        read=timed("read", plain.read), archive=timed("archive", plain.archive),
+        review=timed("review (GX)", plain.review), load=timed("load", plain.load),
+        receipts=timed("receipts", plain.receipts)), batch_files=s.batch_files)
     intake_s = time.perf_counter() - started
     out = {"seconds": intake_s, "steps": steps, "summary": summary.as_dict()}
     if not rerun and publish_townships != 0:
