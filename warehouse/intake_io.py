@@ -46,23 +46,28 @@ def known_hashes(engine: Engine, hashes: list[str]) -> set[str]:
         return _existing(conn, Submission.sha256, hashes)
 
 
-def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None = None) -> pd.DataFrame:
-    """Current values with lo <= period <= hi (optionally only these reporters)."""
-    q = ("SELECT reporter_code, period, indicator_code, month_value, ytd_value FROM value_history "
-         "WHERE valid_to IS NULL AND period BETWEEN :lo AND :hi")
-    params: dict = {"lo": lo, "hi": hi}
-    stmt = text(q)
-    if reporters is not None and len(reporters) <= 2000:
-        stmt = text(q + " AND reporter_code IN :r").bindparams(bindparam("r", expanding=True))
-        params["r"] = list(reporters)
+REPORTER_CHUNK = 2000  # reporters per IN list (SQLite allows 32,766 bound values; keep lists modest)
+
+
+def _current_rows(conn: Connection, columns: str, where: str, params: dict, reporters: list[str]) -> list:
+    """Current value rows matching `where`, for these reporters only, asked in reporter chunks: a batch
+    of a province must not read every current value of the month (600,000 rows) to keep 200,000."""
+    expanding = [bindparam(k, expanding=True) for k, v in params.items() if isinstance(v, list)]
+    stmt = text(f"SELECT {columns} FROM value_history WHERE valid_to IS NULL AND {where} "
+                f"AND reporter_code IN :r").bindparams(bindparam("r", expanding=True), *expanding)
+    rows: list = []
+    for i in range(0, len(reporters), REPORTER_CHUNK):
+        rows.extend(conn.execute(stmt, {**params, "r": reporters[i:i + REPORTER_CHUNK]}).all())
+    return rows
+
+
+def current_values(engine: Engine, lo: str, hi: str, reporters: list[str]) -> pd.DataFrame:
+    """Current values of these reporters with lo <= period <= hi."""
+    cols = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]
     with engine.connect() as conn:
-        rows = conn.execute(stmt, params).all()
-    df = pd.DataFrame(rows, columns=["reporter_code", "period", "indicator_code", "month_value", "ytd_value"])
-    df["month_value"] = df["month_value"].astype("float64")
-    df["ytd_value"] = df["ytd_value"].astype("float64")
-    if reporters is not None and len(reporters) > 2000:
-        df = df[df["reporter_code"].isin(set(reporters))]
-    return df
+        rows = _current_rows(conn, ", ".join(cols), "period BETWEEN :lo AND :hi", {"lo": lo, "hi": hi},
+                             sorted(set(reporters)))
+    return pd.DataFrame(rows, columns=cols).astype({"month_value": "float64", "ytd_value": "float64"})
 
 
 @dataclass
@@ -172,16 +177,9 @@ def _current_for(conn: Connection, vals: pd.DataFrame) -> pd.DataFrame:
     cols = ["id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note"]
     if vals.empty:
         return pd.DataFrame(columns=cols)
-    periods = sorted(vals["period"].unique())
-    rows = conn.execute(text(
-        "SELECT id, reporter_code, period, indicator_code, month_value, ytd_value, note FROM value_history "
-        "WHERE valid_to IS NULL AND period IN :p").bindparams(bindparam("p", expanding=True)),
-        {"p": periods}).all()
-    cur = pd.DataFrame(rows, columns=cols)
-    cur = cur[cur["reporter_code"].isin(set(vals["reporter_code"]))]
-    for c in ("month_value", "ytd_value"):
-        cur[c] = cur[c].astype("float64")
-    return cur
+    rows = _current_rows(conn, ", ".join(cols), "period IN :p",
+                         {"p": sorted(vals["period"].unique())}, sorted(vals["reporter_code"].unique()))
+    return pd.DataFrame(rows, columns=cols).astype({"month_value": "float64", "ytd_value": "float64"})
 
 
 def _upsert_inbox(conn: Connection, rows: pd.DataFrame, now: dt.datetime) -> None:
