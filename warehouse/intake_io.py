@@ -61,12 +61,16 @@ def _current_rows(conn: Connection, columns: str, where: str, params: dict, repo
     return rows
 
 
-def current_values(engine: Engine, lo: str, hi: str, reporters: list[str]) -> pd.DataFrame:
-    """Current values of these reporters with lo <= period <= hi."""
+def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None = None) -> pd.DataFrame:
+    """Current values with lo <= period <= hi, of these reporters (None: of every reporter)."""
     cols = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value"]
     with engine.connect() as conn:
-        rows = _current_rows(conn, ", ".join(cols), "period BETWEEN :lo AND :hi", {"lo": lo, "hi": hi},
-                             sorted(set(reporters)))
+        if reporters is None:
+            rows = conn.execute(text(f"SELECT {', '.join(cols)} FROM value_history WHERE valid_to IS NULL "
+                                     "AND period BETWEEN :lo AND :hi"), {"lo": lo, "hi": hi}).all()
+        else:
+            rows = _current_rows(conn, ", ".join(cols), "period BETWEEN :lo AND :hi", {"lo": lo, "hi": hi},
+                                 sorted(set(reporters)))
     return pd.DataFrame(rows, columns=cols).astype({"month_value": "float64", "ytd_value": "float64"})
 
 
