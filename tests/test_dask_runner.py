@@ -22,6 +22,7 @@ import tasks.intake_run
 from flows.intake import intake
 from flows.runners import task_runner
 from scripts.serve import PrefectStack, free_port
+from tests.prefect_drain import drain_prefect_workers
 from tests.system.support import FORMS, ROOT, write_test_inbox
 
 OUTPUT = ROOT / "test-output" / "dask"
@@ -37,6 +38,7 @@ def prefect_api(tmp_path, monkeypatch):
         monkeypatch.setenv("PREFECT_API_URL", stack.api_url)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             yield stack
+            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
     finally:
         stack.down()
 

@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from scripts.serve import PrefectStack, free_port
+from tests.prefect_drain import drain_prefect_workers
 from tests.system.support import ROOT, wait_for, write_test_inbox
 
 OUTPUT = ROOT / "test-output" / "system"
@@ -43,6 +44,7 @@ def prefect_stack(tmp_path_factory):
         stack.up(workers=1)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             yield stack
+            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
     finally:
         stack.down()
 
