@@ -210,36 +210,12 @@ def check(ds, url: str, work: Path) -> dict:
     env = {**os.environ, "TOWNSHIP_WAREHOUSE_URL": url, "TOWNSHIP_CATALOG_DIR": str(ds.catalog_dir),
            "TOWNSHIP_INBOX": str(ds.inbox), "TOWNSHIP_ARCHIVE": str(work / "archive")}
     exe = Path(sys.executable).with_name("township")
-    has_check = subprocess.run([str(exe), "check", "--help"], capture_output=True, env=env).returncode == 0
-    cmd = ([str(exe), "check", str(path)] if has_check
-           else [sys.executable, "-c", f"from bench.measure import dry_check; dry_check({str(path)!r})"])
+    cmd = [str(exe), "check", str(path)]
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "command": "township check" if has_check else "python -c (intake steps)",
+    return {"seconds": seconds, "command": "township check",
             "exit_code": done.returncode, "stderr_tail": done.stderr[-300:]}
-
-
-def dry_check(path: str) -> None:
-    """What `township check FILE` does until the command exists: read and review one file, load nothing."""
-    import hashlib
-
-    from tasks.inbox import Incoming
-    from tasks.intake_run import warehouse_context
-    from tasks.intake_steps import read_one, receipt, review_run
-    from township.periods import Period
-    from township.runtime import open_runtime
-
-    rt = open_runtime(migrate=False)
-    p = Path(path)
-    data = p.read_bytes()
-    item = Incoming(f"{p.parent.name}/{p.name}", p.parent.name, p.name, len(data), p.stat().st_mtime_ns,
-                    hashlib.sha256(data).hexdigest(), data)
-    reviewed = review_run([read_one(item, rt.catalog)], rt.catalog, warehouse_context(rt),
-                          Period.current(rt.settings.tz), rt.settings.tz)
-    r = receipt(reviewed.submissions.to_dict("records")[0], reviewed.conflicts)
-    print(r["status"], len(r["conflicts"]))
-    sys.exit(1 if r["status"] == "rejected" else 0)
 
 
 # --- the Prefect flow itself, once (server start-up included) ---
