@@ -37,7 +37,7 @@ def _inbox_files(inbox: Path) -> list[Path]:
 
 def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = False) -> dict:
     from tasks.intake_run import IntakeSteps, plain_steps, pull, run_batches
-    from township.runtime import open_runtime
+    from warehouse.runtime import open_runtime
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()

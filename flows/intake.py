@@ -26,7 +26,7 @@ from tasks.intake_run import (
 )
 from tasks.intake_steps import FileRead, Reviewed, read_many, review_run
 from township.periods import Period
-from township.runtime import Runtime, open_runtime
+from warehouse.runtime import Runtime, open_runtime
 
 @task(name="pull new files from the inbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def pull_task(rt: Runtime, inbox: str, partition: str | None, received_before: dt.datetime | None) -> Pulled:

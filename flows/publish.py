@@ -13,7 +13,7 @@ from flows.naming import label_run, period_tag, publish_run_name
 from tasks import publish_steps
 from tasks.publish_steps import PublishResult
 from township.periods import Period
-from township.runtime import Runtime, open_runtime
+from warehouse.runtime import Runtime, open_runtime
 
 TABLE_COLUMNS = ["indicator_code", "indicator_name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
                  "annual_target", "target_pct", "schedule_gap_pp", "reporters_expected", "reporters_reported"]

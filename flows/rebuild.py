@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.naming import rebuild_run_name
 from tasks.rebuild import compare_warehouses, rebuild_into
 from township.periods import Period
-from township.runtime import open_runtime
+from warehouse.runtime import open_runtime
 
 
 @task(name="replay the archive into a new warehouse", cache_policy=NO_CACHE)

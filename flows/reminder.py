@@ -18,7 +18,7 @@ from flows.naming import label_run, period_tag, reminder_run_name
 from tasks.status import reporting_status
 from township.catalog import Catalog
 from township.periods import Period
-from township.runtime import open_runtime
+from warehouse.runtime import open_runtime
 
 STATE_ZH = {"missing": "未报", "overdue": "逾期未报", "resubmit": "已退回，待重报", "late": "迟报"}
 

@@ -29,7 +29,7 @@ from tasks.intake_steps import (
 )
 from township.periods import Period
 from township.catalog import Catalog
-from township.runtime import Runtime
+from warehouse.runtime import Runtime
 from warehouse.publish_io import now_utc
 from warehouse.intake_io import LoadResult, current_values, known_hashes, load_run, seen_files
 

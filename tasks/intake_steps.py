@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from tasks.conflicts import Conflict, FormError
+from township.conflicts import Conflict, FormError
 from tasks.enrich import context_window, enrich, parse_periods
 from tasks.frame import READ_COLUMNS, conform
 from tasks.inbox import Incoming

@@ -17,7 +17,7 @@ from tasks.narrative import narrative
 from tasks.snapshot import STATUS_ZH, FrozenVintage, check_snapshot, freeze_vintage
 from tasks.status import follow_up_list, reporting_status
 from township.periods import Period
-from township.runtime import Runtime
+from warehouse.runtime import Runtime
 from warehouse import publish_io
 
 

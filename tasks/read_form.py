@@ -16,7 +16,7 @@ import charset_normalizer
 import pandas as pd
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from tasks.conflicts import Conflict, FormError
+from township.conflicts import Conflict, FormError
 from tasks.frame import conform
 from tasks.values import cell_text, parse_cells, parse_unit, parse_value
 from township.text import compact, normalize_text

@@ -15,7 +15,7 @@ from tasks.inbox import Incoming, list_archive, read_archived
 from tasks.intake_run import IntakeSummary, Pulled, archive_reads, load, warehouse_context, write_receipts
 from tasks.intake_steps import read_many, review_run
 from township.periods import Period
-from township.runtime import Runtime
+from warehouse.runtime import Runtime
 
 
 def archived_items(archive_root: str) -> list[Incoming]:

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from tasks.conflicts import CODES, Conflict
+from township.conflicts import CODES, Conflict
 from tasks.gx import validate_frame
 from township.catalog import Catalog
 from township.periods import Period

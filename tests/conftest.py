@@ -61,7 +61,7 @@ def catalog():
 @pytest.fixture
 def runtime(warehouse_url, tmp_path, monkeypatch):
     """A migrated warehouse with the default catalog, and inbox/archive/publish folders in tmp."""
-    from township.runtime import open_runtime
+    from warehouse.runtime import open_runtime
     from township.settings import get_settings
 
     for name, sub in [("INBOX", "inbox"), ("ARCHIVE", "archive"), ("PUBLISH_DIR", "published")]:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from township.cli import app
+from cli.app import app
 from warehouse.engine import make_engine
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tasks.templates import form_rows, write_form
-from township.cli import app
+from cli.app import app
 from township.periods import Period
 
 

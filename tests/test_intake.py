@@ -226,7 +226,7 @@ def test_inbox_and_archive_can_be_urls(runtime, monkeypatch):
     monkeypatch.setenv("TOWNSHIP_INBOX", "memory://inbox")
     monkeypatch.setenv("TOWNSHIP_ARCHIVE", "memory://archive")
     get_settings.cache_clear()
-    from township.runtime import open_runtime
+    from warehouse.runtime import open_runtime
 
     rt = open_runtime()
     s = run_intake(rt)

@@ -16,7 +16,7 @@ from tests.intake_helpers import write_csv
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import sys
-from township.runtime import open_runtime
+from warehouse.runtime import open_runtime
 from tests.intake_helpers import run_intake
 run_intake(open_runtime())
 """

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from tasks.conflicts import FormError
+from township.conflicts import FormError
 from tasks.frame import READ_COLUMNS
 from tasks.read_form import read_form
 from tasks.values import parse_unit, parse_values

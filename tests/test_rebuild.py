@@ -7,7 +7,7 @@ import datetime as dt
 from tests.intake_helpers import run_intake, write_csv
 from tasks.rebuild import compare_warehouses, rebuild_into
 from township.periods import Period
-from township.runtime import open_runtime
+from warehouse.runtime import open_runtime
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

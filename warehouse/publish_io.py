@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, func, insert, select
 
-from tasks.conflicts import WARNING
+from township.conflicts import WARNING
 from warehouse.models import (
     Conflict,
     Reporter,

@@ -23,7 +23,7 @@ CatalogOpt = Annotated[Optional[str], typer.Option("--catalog", help="catalog fo
 
 
 def _runtime(migrate: bool = True, **overrides):  # noqa: ANN202
-    from township.runtime import open_runtime
+    from warehouse.runtime import open_runtime
 
     try:
         return open_runtime(migrate=migrate, **overrides)
