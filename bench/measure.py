@@ -36,42 +36,29 @@ def _inbox_files(inbox: Path) -> list[Path]:
 # --- ours: the intake steps in-process (as tests/intake_helpers.run_intake), then publish ---
 
 def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = False) -> dict:
-    from tasks.intake_run import IntakeSteps, plain_steps, pull, run_batches
+    from tasks.intake_pipeline import run_intake
+    from tasks.pipeline import TimedRunner
     from warehouse.runtime import open_runtime
 
-    steps: dict[str, float] = {}
     t0 = time.perf_counter()
     rt = open_runtime(warehouse_url=url, inbox=str(ds.inbox), archive=str(work / "archive"),
                       publish_dir=str(work / "published"), catalog_dir=str(ds.catalog_dir))
-    steps["init (migrate + catalog sync)"] = time.perf_counter() - t0
-    s = rt.settings
-
-    def timed(name, fn):  # noqa: ANN001, ANN202 - adds up a step's time over the run's batches
-        def call(*args):  # noqa: ANN002, ANN202
-            t = time.perf_counter()
-            out = fn(*args)
-            steps[name] = steps.get(name, 0.0) + time.perf_counter() - t
-            return out
-        return call
-
+    opened = time.perf_counter() - t0
+    timed = TimedRunner()  # the flow's pipeline and batch loop, steps called directly (no Prefect server timed)
     started = time.perf_counter()
-    pulled = timed("pull", pull)(rt, s.inbox)
-    plain = plain_steps(rt)  # the flow's steps and batch loop, as plain calls (no Prefect server timed)
-    summary = run_batches(pulled, IntakeSteps(
-        read=timed("read", plain.read), archive=timed("archive", plain.archive),
-        review=timed("review (GX)", plain.review), load=timed("load", plain.load),
-        receipts=timed("receipts", plain.receipts)), batch_files=s.batch_files)
+    summary = run_intake(rt, timed)
+    steps = {"init (migrate + catalog sync)": opened, **timed.seconds}
     intake_s = time.perf_counter() - started
     out = {"seconds": intake_s, "steps": steps, "summary": summary.as_dict()}
     if not rerun and publish_townships != 0:
-        from tasks.publish_steps import publish_period
+        from tasks.publication import publish_township
 
         towns = [t.code for t in rt.catalog.townships][:publish_townships or None]
         print(json.dumps(out, default=str), file=sys.stderr)  # intake's figures survive a failing publish
         t = time.perf_counter()
         try:
             for code in towns:
-                publish_period(rt, code, PERIOD, final=False)
+                publish_township(rt, code, PERIOD, final=False)
         except Exception as e:  # noqa: BLE001 - report it with the intake figures, not instead of them
             out["publish_error"] = f"{type(e).__name__}: {e}"[:300]
         else:

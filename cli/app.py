@@ -92,8 +92,10 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     import hashlib
     from pathlib import Path
 
+    from tasks.batch_review import REJECTED
     from tasks.inbox import Incoming
-    from tasks.intake_steps import REJECTED, read_many, receipt, receipt_markdown, review_run
+    from tasks.intake_pipeline import review_files
+    from tasks.receipts import receipt, receipt_markdown
     from township.periods import Period
 
     # A dry run changes nothing, not even the schema: an empty or missing warehouse is no context.
@@ -105,26 +107,12 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
         folder = reporter or p.parent.name
         items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
                               hashlib.sha256(data).hexdigest(), data))
-    tz = rt.settings.tz
-    reviewed = review_run(read_many(items, rt.catalog), rt.catalog, _dry_run_context(rt), Period.current(tz), tz)
+    reviewed = review_files(rt, items, Period.current(rt.settings.tz))
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
         console.print(receipt_markdown(receipt(sub, reviewed.conflicts)), markup=False, highlight=False)
         rejected |= sub["status"] == REJECTED
     raise typer.Exit(1 if rejected else 0)
-
-
-def _dry_run_context(rt):  # noqa: ANN001, ANN202
-    """The warehouse's values as validation context, or none if the warehouse has no tables yet."""
-    import pandas as pd
-    from sqlalchemy import inspect
-
-    from tasks.intake_run import warehouse_context
-
-    if "value_history" in inspect(rt.engine).get_table_names():
-        return warehouse_context(rt)
-    return lambda window, reporters: pd.DataFrame(
-        columns=["reporter_code", "period", "indicator_code", "month_value", "ytd_value"])
 
 
 @app.command()

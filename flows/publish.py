@@ -5,51 +5,17 @@ Deployed from prefect.yaml (the 10th at 09:00, for last month); also `township p
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from flows.naming import label_run, period_tag, publish_run_name
-from tasks import publish_steps
-from tasks.publish_steps import PublishResult
+from flows.runners import PrefectRunner
+from tasks.publication import PublishResult, publish_township
 from township.periods import Period
-from warehouse.runtime import Runtime, open_runtime
+from warehouse.runtime import open_runtime
 
 TABLE_COLUMNS = ["indicator_code", "indicator_name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
                  "annual_target", "target_pct", "schedule_gap_pp", "reporters_expected", "reporters_reported"]
-
-
-@task(name="load current values", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def load_task(rt: Runtime, township: str, period: Period):  # noqa: ANN201
-    return publish_steps.load_values(rt, township, period)
-
-
-@task(name="compute township figures", cache_policy=NO_CACHE)
-def compute_task(rt: Runtime, township: str, period: Period, values):  # noqa: ANN001, ANN201
-    return publish_steps.compute_step(rt, township, period, values)
-
-
-@task(name="check the snapshot (Great Expectations)", cache_policy=NO_CACHE)
-def check_task(table, docs_dir):  # noqa: ANN001, ANN201
-    return publish_steps.check_step(table, docs_dir)
-
-
-@task(name="freeze the vintage", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def freeze_task(rt, township, period, table, label, checks, final):  # noqa: ANN001, ANN201
-    return publish_steps.freeze_step(rt, township, period, table, label, checks, final)
-
-
-@task(name="write files and report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def export_task(rt, township, period, frozen, table, values):  # noqa: ANN001, ANN201
-    return publish_steps.export_step(rt, township, period, frozen, table, values)
-
-
-def publish_township(rt: Runtime, township: str, period: Period, final: bool) -> PublishResult:
-    values = load_task(rt, township, period)
-    table, label = compute_task(rt, township, period, values)
-    checks = check_task(table, publish_steps.data_docs_dir(rt))
-    frozen = freeze_task(rt, township, period, table, label, checks, final)
-    return publish_steps.publish_result(frozen, table, export_task(rt, township, period, frozen, table, values))
 
 
 def _artifacts(township: str, period: Period, r: PublishResult) -> None:
@@ -83,8 +49,9 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
     month = Period.parse(period) if period else Period.previous_month(rt.settings.tz)
     townships = [township] if township else [t.code for t in rt.catalog.townships]
     out = {}
+    runner = PrefectRunner()
     for code in townships:
-        r = publish_township(rt, code, month, final)
+        r = publish_township(rt, code, month, final, runner, data_docs=True)
         log.info("%s %s: vintage %d (%s)%s, %s", code, month, r.vintage, r.status,
                  "" if r.created else " unchanged, nothing new", r.folder)
         for c, i, en in zip(r.check_failures["code"], r.check_failures["indicator_code"],

@@ -5,24 +5,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from flows.naming import rebuild_run_name
-from tasks.rebuild import compare_warehouses, rebuild_into
+from flows.runners import PrefectRunner
+from tasks.rebuild import rebuild_and_compare
 from township.periods import Period
 from warehouse.runtime import open_runtime
-
-
-@task(name="replay the archive into a new warehouse", cache_policy=NO_CACHE)
-def replay_task(target, archive_root: str, today: Period):  # noqa: ANN001, ANN201
-    return rebuild_into(target, archive_root, today)
-
-
-@task(name="compare with the live warehouse", cache_policy=NO_CACHE)
-def compare_task(live, rebuilt) -> dict:  # noqa: ANN001
-    return compare_warehouses(live, rebuilt)
 
 
 @flow(name="rebuild", flow_run_name=rebuild_run_name)
@@ -32,8 +22,7 @@ def rebuild(archive: str | None = None, warehouse_url: str | None = None, target
     live = open_runtime(archive=archive, warehouse_url=warehouse_url)
     target_url = target_url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='township-rebuild-')) / 'warehouse.db'}"
     target = open_runtime(archive=archive, warehouse_url=target_url)
-    summary = replay_task(target, live.settings.archive, Period.current(live.settings.tz))
-    diff = compare_task(live.engine, target.engine)
+    summary, diff = rebuild_and_compare(live, target, Period.current(live.settings.tz), PrefectRunner())
     verdict = "identical" if diff["identical"] else "DIFFERENT"
     log.info("rebuilt %s from %s: %s (%s)", target_url, live.settings.archive, verdict, diff)
     md = [f"# Rebuild from the archive: {verdict}", "", f"target: `{target_url}`", "",

@@ -1,8 +1,21 @@
-"""Which task runner flows use: local threads, or a Dask cluster when TOWNSHIP_DASK_ADDRESS is set."""
+"""How flows run steps: each pipeline step as a Prefect task, on local threads or a Dask cluster.
+
+The pipelines themselves (tasks/intake_pipeline.py, tasks/publication.py) decide the order of their
+steps; a flow passes `PrefectRunner()` so each step becomes a named task run with its retries.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
+import sqlalchemy.exc
+from prefect import Task, task, unmapped
+from prefect.cache_policies import NO_CACHE
+
+from tasks.pipeline import Step
 from township.settings import Settings
+
+RETRY_DELAYS = [5, 30, 120]
 
 
 def task_runner():
@@ -18,3 +31,42 @@ def task_runner():
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=s.read_workers or None)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Worth retrying: the warehouse or a network filesystem was briefly unavailable. Not: bad input,
+    a missing folder, a full disk, a bug — retrying those only delays the answer."""
+    if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return bool(exc.connection_invalidated)
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    return False
+
+
+def retry_if_transient(_task: Task, _task_run: Any, state: Any) -> bool:
+    """Prefect's retry_condition_fn: retry a failed step only for a transient error."""
+    exc = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
+    return is_transient(exc if isinstance(exc, BaseException) else None)
+
+
+class PrefectRunner:
+    """Runs pipeline steps as Prefect tasks (one task per step, created once per step)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def task(self, step: Step) -> Task:
+        if step.name not in self._tasks:
+            self._tasks[step.name] = task(step.fn, name=step.name, cache_policy=NO_CACHE, retries=step.retries,
+                                          retry_delay_seconds=RETRY_DELAYS[:step.retries] or 0,
+                                          retry_condition_fn=retry_if_transient)
+        return self._tasks[step.name]
+
+    def __call__(self, step: Step, *args: Any) -> Any:
+        return self.task(step)(*args)
+
+    def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
+        futures = self.task(step).map(list(items), *(unmapped(a) for a in args))
+        return [f.result() for f in futures]

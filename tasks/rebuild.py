@@ -12,8 +12,10 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from tasks.inbox import Incoming, list_archive, read_archived
-from tasks.intake_run import IntakeSummary, Pulled, archive_reads, load, warehouse_context, write_receipts
-from tasks.intake_steps import read_many, review_run
+from tasks.intake_pipeline import intake_batches
+from tasks.pipeline import PLAIN, Step, StepRunner
+from tasks.pull import Pulled
+from tasks.receipts import IntakeSummary
 from township.periods import Period
 from warehouse.runtime import Runtime
 
@@ -37,15 +39,11 @@ def archived_items(archive_root: str) -> list[Incoming]:
     return sorted(items, key=lambda i: (i.mtime_ns, i.path))
 
 
-def rebuild_into(target: Runtime, archive_root: str, today: Period) -> IntakeSummary:
-    """Replay the archive into an empty warehouse (same steps as intake; receipts are not rewritten)."""
-    items = archived_items(archive_root)
-    reads = read_many(items, target.catalog)
-    archived = archive_reads(archive_root, reads)  # write-once: already there, nothing changes
-    reviewed = review_run(reads, target.catalog, warehouse_context(target), today, target.settings.tz)
-    pulled = Pulled(len(items), items, [], pd.DataFrame(columns=["path", "size", "mtime_ns", "sha256"]))
-    result = load(target, reviewed, archived, pulled)
-    return write_receipts(target, "memory://rebuild-receipts", reviewed, archived, result, pulled)
+def rebuild_into(target: Runtime, archive_root: str, today: Period, run: StepRunner = PLAIN) -> IntakeSummary:
+    """Replay the archive into an empty warehouse through the intake pipeline's batches (archiving is
+    write-once, so nothing changes there; receipts are not rewritten)."""
+    return intake_batches(target, Pulled.of(archived_items(archive_root)), run, today=today,
+                          receipts_root="memory://rebuild-receipts")
 
 
 def compare_warehouses(live: Engine, rebuilt: Engine) -> dict:
@@ -74,3 +72,13 @@ def compare_warehouses(live: Engine, rebuilt: Engine) -> dict:
     out["identical"] = all(v["only_live"] == v["only_rebuilt"] == v["different"] == 0
                            for k, v in out.items() if isinstance(v, dict))
     return out
+
+
+COMPARE = Step("compare with the live warehouse", compare_warehouses)
+
+
+def rebuild_and_compare(live: Runtime, target: Runtime, today: Period, run: StepRunner = PLAIN
+                        ) -> tuple[IntakeSummary, dict]:
+    """The rebuild pipeline: replay the live archive into `target`, then compare the two warehouses."""
+    summary = rebuild_into(target, live.settings.archive, today, run)
+    return summary, run(COMPARE, live.engine, target.engine)

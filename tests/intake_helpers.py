@@ -6,7 +6,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from tasks.intake_run import IntakeSummary, plain_steps, pull, run_batches
+from dataclasses import replace
+
+from tasks import intake_pipeline
+from tasks.receipts import IntakeSummary
 from township.periods import Period
 
 HEADER = "reporter_code,period,indicator_code,month_value,ytd_value,unit,note\n"
@@ -29,6 +32,7 @@ def write_csv(inbox: Path, folder: str, name: str, rows: list[tuple], *, reporte
 
 def run_intake(rt, today: Period = Period(2021, 11), partition: str | None = None,
                batch_files: int | None = None) -> IntakeSummary:
-    """The intake flow's steps, called directly (the flow itself is tested in the system tests)."""
-    pulled = pull(rt, rt.settings.inbox, partition)
-    return run_batches(pulled, plain_steps(rt, today), batch_files=batch_files)
+    """The intake pipeline with plain step calls (the flow itself is tested in the system tests)."""
+    if batch_files:
+        rt = replace(rt, settings=rt.settings.model_copy(update={"batch_files": batch_files}))
+    return intake_pipeline.run_intake(rt, today=today, partition=partition)

@@ -18,7 +18,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_dask import DaskTaskRunner
 from sqlalchemy import create_engine, text
 
-import tasks.intake_run
+import tasks.intake_pipeline
 from flows.intake import intake
 from flows.runners import task_runner
 from scripts.serve import PrefectStack, free_port
@@ -66,7 +66,7 @@ def test_intake_reads_on_the_dask_cluster(dask_client, tmp_path, monkeypatch):
     write_test_inbox(inbox)
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     # One file per read task, so that the cluster gets several tasks to share out (a province has 160 chunks).
-    monkeypatch.setattr(tasks.intake_run, "READ_CHUNK", 1)
+    monkeypatch.setattr(tasks.intake_pipeline, "READ_CHUNK", 1)
 
     runner = task_runner()
     assert isinstance(runner, DaskTaskRunner)

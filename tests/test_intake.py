@@ -172,10 +172,13 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
     write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
     run_intake(runtime)
     # A second run that read the same file before the first committed drops it at load time.
-    from tasks.intake_run import archive_reads, load, warehouse_context, write_receipts
-    from tasks.intake_steps import read_many, review_run
+    from tasks.archiving import archive_reads
+    from tasks.batch_review import review_run
     from tasks.inbox import fetch, list_inbox
-    from tasks.intake_run import Pulled
+    from tasks.load import load, warehouse_context
+    from tasks.pull import Pulled
+    from tasks.read_files import read_many
+    from tasks.receipts import write_receipts
 
     items = fetch(runtime.settings.inbox, list_inbox(runtime.settings.inbox))
     pulled = Pulled(1, items, [], __import__("pandas").DataFrame(
@@ -186,7 +189,7 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
     reviewed = review_run(reads, runtime.catalog, warehouse_context(runtime), Period(2021, 11), runtime.settings.tz)
     result = load(runtime, reviewed, archived, pulled)
     assert result.skipped == [items[0].sha256] and result.submission_ids == {}
-    summary = write_receipts(runtime, runtime.settings.archive, reviewed, archived, result, pulled)
+    summary = write_receipts(runtime.settings.archive, reviewed, archived, result, pulled)
     assert summary.skipped_other_run == 1
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM submission")).scalar_one() == 1
@@ -194,7 +197,7 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
 
 
 def test_a_reader_crash_rejects_that_file_only_and_names_it(runtime, monkeypatch):
-    import tasks.intake_steps as steps
+    import tasks.read_files as steps
 
     real = steps.read_form_columns
 

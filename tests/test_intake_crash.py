@@ -15,9 +15,16 @@ from tests.intake_helpers import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
-import sys
+import pathlib, sys, time
+from warehouse import intake_io
 from warehouse.runtime import open_runtime
 from tests.intake_helpers import run_intake
+
+def pause_mid_load(conn):  # submissions inserted, not committed: say so, then wait to be killed
+    pathlib.Path(sys.argv[1]).touch()
+    time.sleep(120)
+
+intake_io.LOAD_HOOKS.append(pause_mid_load)
 run_intake(open_runtime())
 """
 
@@ -28,8 +35,8 @@ def test_kill_during_load_leaves_nothing_half_done(runtime, tmp_path):
               period="2021-09")
     write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
     marker = tmp_path / "paused"
-    env = {**os.environ, "TOWNSHIP_FAULT_PAUSE_IN_LOAD": str(marker), "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(marker)], env=env, cwd=ROOT)
     try:
         deadline = time.time() + 120
         while not marker.exists():

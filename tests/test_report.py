@@ -10,7 +10,7 @@ import pytest
 from tasks import charts
 from tasks.compute import compute_township
 from tasks.narrative import figure_clause, narrative, schedule_phrase, yoy_phrase
-from tasks.publish_steps import publish_period
+from tasks.publication import publish_township
 from tests.values_factory import at, submit
 from township.periods import Period
 
@@ -62,7 +62,7 @@ def test_report_has_every_section_and_self_contained_html(runtime):
            warnings=[{"code": "W_YOY_SWING", "indicator": "fixed_asset_investment", "cell": "E7",
                       "message_zh": "固定资产投资同比变动超过±50%", "note": "=1+1"}])
     submit(e, "invest", "2021-10", {"investment_funds": (1.0, 10.52)}, at(2021, 11, 8))
-    r = publish_period(runtime, "taoyuan", Period(2021, 10), final=False, published_at=at(2021, 11, 10, 1))
+    r = publish_township(runtime, "taoyuan", Period(2021, 10), final=False, published_at=at(2021, 11, 10, 1))
     md = (r.folder / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# 桃源镇主要指标月报表（2021年1-10月）快报")
     assert r.narrative in md and "第1版（快报）" in md

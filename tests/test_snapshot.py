@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from tasks.publish_steps import compute_step, load_values, publish_period
+from tasks.publication import compute_step, load_values, publish_township
 from tasks.snapshot import freeze_vintage, snapshot_as_of
 from tests.values_factory import at, submit
 from township.periods import Period
@@ -42,7 +42,7 @@ def folder_hashes(folder) -> dict[str, str]:  # noqa: ANN001
 
 def test_first_publish_freezes_vintage_1_with_its_figures(runtime):
     seed_october(runtime.engine)
-    r = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    r = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     assert (r.vintage, r.status, r.created, r.period_label) == (1, "preliminary", True, "1-10月")
     got = rows(runtime.engine, "SELECT indicator_code, month_value, ytd_value, yoy_pct, reporters_reported "
                                "FROM monthly_indicators WHERE period = '2021-10' AND indicator_code IN "
@@ -56,9 +56,9 @@ def test_first_publish_freezes_vintage_1_with_its_figures(runtime):
 
 def test_publishing_again_with_no_change_creates_nothing(runtime):
     seed_october(runtime.engine)
-    first = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    first = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     before = folder_hashes(first.folder)
-    again = publish_period(runtime, "taoyuan", OCT, final=False)
+    again = publish_township(runtime, "taoyuan", OCT, final=False)
     assert (again.snapshot_id, again.vintage, again.created) == (first.snapshot_id, 1, False)
     assert rows(runtime.engine, "SELECT COUNT(*) FROM snapshot") == [(1,)]
     assert folder_hashes(first.folder) == before
@@ -67,13 +67,13 @@ def test_publishing_again_with_no_change_creates_nothing(runtime):
 
 def test_a_late_correction_makes_vintage_2_with_the_diff_and_vintage_1_never_changes(runtime):
     seed_october(runtime.engine)
-    v1 = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    v1 = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     v1_files = folder_hashes(v1.folder)
     v1_rows = rows(runtime.engine, "SELECT * FROM snapshot_value WHERE snapshot_id = :s ORDER BY indicator_code",
                    s=v1.snapshot_id)
     fix = submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 53000.0),
                                                      "industrial_output": (8000.0, 80000.0)}, at(2021, 11, 20))
-    v2 = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 25, 1))
+    v2 = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 25, 1))
     assert (v2.vintage, v2.created) == (2, True)
     assert rows(runtime.engine, "SELECT indicator_code, old_month_value, new_month_value, old_ytd_value, "
                                 "new_ytd_value, submission_ids FROM snapshot_change WHERE snapshot_id = :s",
@@ -89,9 +89,9 @@ def test_a_late_correction_makes_vintage_2_with_the_diff_and_vintage_1_never_cha
 
 def test_as_of_reads_reproduce_each_publication(runtime):
     seed_october(runtime.engine)
-    publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 53000.0)}, at(2021, 11, 20))
-    publish_period(runtime, "taoyuan", OCT, final=True, published_at=at(2021, 11, 25, 1))
+    publish_township(runtime, "taoyuan", OCT, final=True, published_at=at(2021, 11, 25, 1))
 
     def fai(as_of) -> list:  # noqa: ANN001
         df = snapshot_as_of(runtime.engine, "taoyuan", OCT, as_of)
@@ -104,18 +104,18 @@ def test_as_of_reads_reproduce_each_publication(runtime):
 
 def test_final_after_preliminary_with_the_same_figures_is_a_new_vintage_then_stable(runtime):
     seed_october(runtime.engine)
-    publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
-    final = publish_period(runtime, "taoyuan", OCT, final=True, published_at=at(2021, 12, 20, 1))
+    publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    final = publish_township(runtime, "taoyuan", OCT, final=True, published_at=at(2021, 12, 20, 1))
     assert (final.vintage, final.status, final.created) == (2, "final", True)
     assert final.changes.empty
-    again = publish_period(runtime, "taoyuan", OCT, final=False)
+    again = publish_township(runtime, "taoyuan", OCT, final=False)
     assert (again.vintage, again.status, again.created) == (2, "final", False)
 
 
 def test_a_part_above_its_total_is_stored_as_a_check_failure_and_shown_in_the_report(runtime):
     submit(runtime.engine, "invest", "2021-10", {"investment_funds": (1.0, 4.0), "investment_funds_yrd": (1.0, 4.5)},
            at(2021, 11, 4))
-    r = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    r = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     assert rows(runtime.engine, "SELECT code, indicator_code FROM snapshot_check WHERE snapshot_id = :s "
                                 "AND code = 'S_PART_EXCEEDS_TOTAL'", s=r.snapshot_id) == [
         ("S_PART_EXCEEDS_TOTAL", "investment_funds_yrd")]
@@ -152,7 +152,7 @@ def test_two_publishers_at_once_freeze_one_vintage(runtime):
 @pytest.mark.parametrize("field", ["month_value", "ytd_value"])
 def test_stored_vintage_rows_refuse_changes(runtime, field):
     seed_october(runtime.engine)
-    r = publish_period(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    r = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
     from sqlalchemy.exc import DBAPIError
 
     with pytest.raises(DBAPIError, match="immutable"):

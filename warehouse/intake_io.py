@@ -9,10 +9,8 @@ rolls the whole load back, and the next run does it again.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,6 +70,12 @@ def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None
             rows = _current_rows(conn, ", ".join(cols), "period BETWEEN :lo AND :hi", {"lo": lo, "hi": hi},
                                  sorted(set(reporters)))
     return pd.DataFrame(rows, columns=cols).astype({"month_value": "float64", "ytd_value": "float64"})
+
+
+# The fault-injection seam (tests/test_intake_crash.py, bench/faults.py): callables run inside a load's
+# transaction right after its submissions are inserted, e.g. to pause there so a test can kill the
+# process mid-load. Empty in production; nothing else in the loader knows about faults.
+LOAD_HOOKS: list[Callable[[Connection], None]] = []
 
 
 @dataclass
@@ -161,20 +165,12 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
         subs[c] = subs[c].fillna(0).astype("int64")
 
     ids = _insert_submissions(conn, subs, now)
-    _fault_point()
+    for hook in LOAD_HOOKS:
+        hook(conn)
     _insert_conflicts(conn, conflicts[conflicts["sha256"].isin(ids)], ids)
     if not plan.empty:
         _write_values(conn, plan, ids)
     return LoadResult(ids, counts, sorted(already & set(hashes)))
-
-
-def _fault_point() -> None:
-    """Fault injection for the crash test: pause mid-load (after submissions are inserted) so a test
-    can kill the process there. Inert unless TOWNSHIP_FAULT_PAUSE_IN_LOAD names a marker file."""
-    marker = os.environ.get("TOWNSHIP_FAULT_PAUSE_IN_LOAD")
-    if marker:
-        Path(marker).touch()
-        time.sleep(120)
 
 
 def _current_for(conn: Connection, vals: pd.DataFrame) -> pd.DataFrame:

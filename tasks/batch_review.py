@@ -1,78 +1,25 @@
-"""The steps of an intake run, as plain functions: read files, review the batch, decide, build receipts.
+"""Reviewing a batch of read files: one frame, one enrichment, one validation, one decision per file.
 
-flows/intake.py wraps them as Prefect tasks; `township check` calls them directly (no server needed).
+The review step of the intake pipeline (tasks/intake_pipeline.py); `township check` runs it too.
 """
 
 from __future__ import annotations
 
-import logging
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from township.conflicts import Conflict, FormError
 from tasks.enrich import context_window, enrich, parse_periods
 from tasks.frame import READ_COLUMNS, conform
-from tasks.inbox import Incoming
-from tasks.read_form import read_form_columns
+from tasks.read_files import FileRead
 from tasks.review import CONFLICT_COLUMNS, review
 from township.catalog import Catalog
 from township.periods import Period
 
-log = logging.getLogger(__name__)
-
 ACCEPTED, WITH_WARNINGS, REJECTED, DUPLICATE = "accepted", "accepted_with_warnings", "rejected", "duplicate"
-
-
-@dataclass
-class FileRead:
-    """What reading one file gave: its rows as column lists (tasks.frame.READ_COLUMNS), or the
-    conflict that stopped it; and its period."""
-
-    item: Incoming
-    columns: dict[str, list] | None
-    conflict: Conflict | None
-    period: str | None = None
-
-    @property
-    def rows(self) -> int:
-        return len(self.columns["indicator_code"]) if self.columns else 0
-
-
-def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> FileRead:
-    """Read one file; a file outside a known reporter's folder is refused, saying where it belongs."""
-    try:
-        columns = read_form_columns(item.data, item.name)
-    except FormError as e:
-        e.conflict.file_name = item.name
-        return FileRead(item, None, e.conflict)
-    except Exception as e:  # noqa: BLE001 - a reader bug must reject one file, not crash the run
-        log.exception("reading %s/%s failed", item.folder, item.name)
-        return FileRead(item, None, Conflict("E_FILE_UNREADABLE", file_name=item.name,
-                                             found=f"{type(e).__name__}: {e}"))
-    period = next((p for p in map(_period_or_empty, dict.fromkeys(columns["period_raw"])) if p), None)
-    if item.folder not in catalog.reporter_by_code:
-        declared = next((d for d in columns["declared_reporter"] if d), "")
-        where = f"{inbox_label}/{declared or '<单位代码>'}/"
-        return FileRead(item, None, Conflict("E_WRONG_FOLDER", file_name=item.name, expected=where,
-                                             found=f"{inbox_label}/{item.path}"), period)
-    if not columns["indicator_code"]:
-        return FileRead(item, None, Conflict("E_EMPTY", file_name=item.name), period)
-    return FileRead(item, columns, None, period)
-
-
-def _period_or_empty(text: str) -> str:
-    try:
-        return str(Period.parse(text)) if text else ""
-    except ValueError:
-        return ""
-
-
-def read_many(items: list[Incoming], catalog: Catalog, inbox_label: str = "<inbox>") -> list[FileRead]:
-    return [read_one(i, catalog, inbox_label) for i in items]
 
 
 def run_frame(reads: list[FileRead]) -> pd.DataFrame:
@@ -172,59 +119,3 @@ def _accepted_values(frame: pd.DataFrame, submissions: pd.DataFrame) -> pd.DataF
     stock = v["measure"] == "stock"
     v.loc[stock, "ytd_value"] = v.loc[stock, "month_value"]
     return v[cols].reset_index(drop=True)
-
-
-def conflicts_by_file(conflicts: pd.DataFrame) -> dict[str, list[dict]]:
-    """Each file's conflicts as receipt entries, grouped in one pass (not one filter per file)."""
-    cols = [c for c in conflicts.columns if c != "sha256"]
-    out: dict[str, list[dict]] = {}
-    for sha, *values in zip(conflicts["sha256"], *(conflicts[c].tolist() for c in cols)):
-        out.setdefault(sha, []).append(
-            {k: (None if isinstance(v, float) and v != v else v) for k, v in zip(cols, values)})
-    return out
-
-
-def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None = None) -> dict:
-    """The import summary a reporter gets back (DHIS2 style): status, counts, each conflict.
-    `conflicts`: the run's conflicts frame, or this file's entries from conflicts_by_file."""
-    mine = conflicts if isinstance(conflicts, list) else conflicts_by_file(
-        conflicts[conflicts["sha256"] == sub["sha256"]]).get(sub["sha256"], [])
-    counts = counts or {}
-    return {
-        "file": sub["file_name"], "path": sub.get("path", ""), "sha256": sub["sha256"],
-        "reporter": sub["reporter_code"] or sub["inbox_folder"], "period": sub["period"] or None,
-        "received_at": pd.Timestamp(sub["received_at"]).isoformat(), "status": sub["status"],
-        "on_time": None if sub.get("on_time") is None else bool(sub["on_time"]),
-        "counts": {"imported": int(counts.get("imported", 0)), "updated": int(counts.get("updated", 0)),
-                   "unchanged": int(counts.get("unchanged", 0)), "rejected": int(sub.get("rejected", 0))},
-        "conflicts": mine,
-    }
-
-
-STATUS_ZH = {ACCEPTED: "已接收", WITH_WARNINGS: "已接收（有提示）", REJECTED: "已退回", DUPLICATE: "重复文件"}
-
-
-def receipt_markdown(r: dict) -> str:
-    """The receipt as Markdown: Chinese first (for the reporter), codes and English for the log."""
-    c = r["counts"]
-    lines = [
-        f"# 报表回执 / Import receipt: {r['file']}",
-        "",
-        f"- 状态 status: **{STATUS_ZH.get(r['status'], r['status'])}** ({r['status']})",
-        f"- 填报单位 reporter: {r['reporter']}   报告期 period: {r['period'] or '—'}",
-        f"- 收到时间 received: {r['received_at']}"
-        + ("" if r["on_time"] is None else f"   {'按时' if r['on_time'] else '逾期'} ({'on time' if r['on_time'] else 'late'})"),
-        f"- 新增 imported {c['imported']} · 更新 updated {c['updated']} · 未变 unchanged {c['unchanged']}"
-        f" · 退回 rejected {c['rejected']}",
-        f"- sha256: `{r['sha256']}`",
-    ]
-    if r["conflicts"]:
-        lines += ["", "| 代码 code | 级别 | 位置 cell | 指标 | 期望 expected | 实际 found | 说明 |",
-                  "|---|---|---|---|---|---|---|"]
-        for k in r["conflicts"]:
-            where = f"{k['sheet']}!{k['cell']}" if k.get("sheet") and k.get("cell") else (k.get("cell") or "")
-            lines.append(f"| {k['code']} | {'错误' if k['severity'] == 'error' else '提示'} | {where} | "
-                         f"{k.get('indicator_code') or ''} | {k.get('expected') or ''} | {k.get('found') or ''} | "
-                         f"{k['message_zh']} |")
-    return "\n".join(lines) + "\n"
-

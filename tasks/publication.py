@@ -1,6 +1,7 @@
-"""The publish steps, separable for the flow to wrap as tasks: load → compute → check → freeze → export.
+"""The publish pipeline, written once: load values → compute → check → freeze → export, for one township's month.
 
-`publish_period` runs them in order for one township's month and says what it produced.
+`publish_township` calls the steps in order through a `StepRunner`: directly (tests, bench) or as
+Prefect tasks (flows/publish.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tasks.compute import compute_township, monthly_ytd, period_label
 from tasks.narrative import narrative
 from tasks.snapshot import STATUS_ZH, FrozenVintage, check_snapshot, freeze_vintage
 from tasks.status import follow_up_list, reporting_status
+from tasks.pipeline import PLAIN, Step, StepRunner
 from township.periods import Period
 from warehouse.runtime import Runtime
 from warehouse import publish_io
@@ -108,11 +110,20 @@ def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple) 
         published_at=frozen.published_at, changes=changes)
 
 
-def publish_period(rt: Runtime, township: str, period: Period, final: bool,
-                   published_at: dt.datetime | None = None) -> PublishResult:
-    """Compute, check, freeze and export one township's month; returns the vintage (new or unchanged)."""
-    values = load_values(rt, township, period)
-    table, label = compute_step(rt, township, period, values)
-    checks = check_step(table)
-    frozen = freeze_step(rt, township, period, table, label, checks, final, published_at)
-    return publish_result(frozen, table, export_step(rt, township, period, frozen, table, values))
+LOAD = Step("load current values", load_values, retries=2)
+COMPUTE = Step("compute township figures", compute_step)
+CHECK = Step("check the snapshot (Great Expectations)", check_step)
+FREEZE = Step("freeze the vintage", freeze_step, retries=1)
+EXPORT = Step("write files and report", export_step, retries=2)
+STEPS = (LOAD, COMPUTE, CHECK, FREEZE, EXPORT)  # the order publish_township follows
+
+
+def publish_township(rt: Runtime, township: str, period: Period, final: bool, run: StepRunner = PLAIN, *,
+                     published_at: dt.datetime | None = None, data_docs: bool = False) -> PublishResult:
+    """Compute, check, freeze and export one township's month; returns the vintage (new or unchanged).
+    data_docs: also render the snapshot validation into the publish folder's GX Data Docs."""
+    values = run(LOAD, rt, township, period)
+    table, label = run(COMPUTE, rt, township, period, values)
+    checks = run(CHECK, table, data_docs_dir(rt) if data_docs else None)
+    frozen = run(FREEZE, rt, township, period, table, label, checks, final, published_at)
+    return publish_result(frozen, table, run(EXPORT, rt, township, period, frozen, table, values))

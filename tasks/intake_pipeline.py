@@ -1,0 +1,95 @@
+"""The intake pipeline, written once: pull → (per batch) read → archive → review → load → receipts.
+
+Each step is a plain function over plain data (`Step`); `run_intake` calls them in order through a
+`StepRunner`: directly (tests, bench, `township check`, rebuild) or as Prefect tasks (flows/intake.py).
+A batch is validated in ONE validation and loaded in ONE transaction; the batch size is a setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from tasks.archiving import archive_reads
+from tasks.batch_review import Reviewed, review_run
+from tasks.inbox import Incoming
+from tasks.load import ContextFn, load, warehouse_context
+from tasks.pipeline import PLAIN, Step, StepRunner
+from tasks.pull import Pulled, batch_of, pull
+from tasks.read_files import FileRead, read_many
+from tasks.receipts import IntakeSummary, write_receipts
+from township.catalog import Catalog
+from township.periods import Period
+from warehouse.intake_io import LoadResult
+from warehouse.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 200  # files per read call (one task each under Prefect; parallel in threads or on Dask)
+
+
+def _read(chunk: list[Incoming], catalog: Catalog, inbox_label: str) -> list[FileRead]:
+    return read_many(chunk, catalog, inbox_label)
+
+
+def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None) -> Reviewed:
+    return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz)
+
+
+def _load(rt: Runtime, reviewed: Reviewed, archived: dict[str, str], part: Pulled) -> LoadResult:
+    return load(rt, reviewed, archived, part)
+
+
+PULL = Step("pull new files from the inbox", pull, retries=2)
+READ = Step("read forms", _read)
+ARCHIVE = Step("archive raw files", archive_reads, retries=2)
+REVIEW = Step("review the batch (Great Expectations)", _review)
+LOAD = Step("load into the warehouse", _load, retries=2)
+RECEIPTS = Step("write receipts", write_receipts, retries=2)
+STEPS = (PULL, READ, ARCHIVE, REVIEW, LOAD, RECEIPTS)  # the order run_intake follows
+
+
+def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = None, partition: str | None = None,
+               received_before: dt.datetime | None = None, logger: logging.Logger | None = None) -> IntakeSummary:
+    """One intake run: pull the inbox (one partition; what was received before a moment), then the batches."""
+    logger = logger or log
+    pulled = run(PULL, rt, partition, received_before)
+    logger.info("inbox %s: %d files listed, %d new, %d duplicates", rt.settings.inbox, pulled.listing_count,
+                len(pulled.new), len(pulled.duplicates))
+    return intake_batches(rt, pulled, run, today=today, logger=logger)
+
+
+def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, today: Period | None = None,
+                   receipts_root: str | None = None, read_chunk: int | None = None,
+                   logger: logging.Logger | None = None) -> IntakeSummary:
+    """Take pulled files through in batches of `settings.batch_files`, in receipt order: each batch read in
+    parallel chunks, archived, validated in ONE validation, loaded in ONE transaction, answered. Memory
+    stays bounded and a later batch sees what an earlier one loaded. Receipts go beside the archived
+    files (receipts_root: elsewhere, for a rebuild that must not rewrite them)."""
+    logger = logger or log
+    s = rt.settings
+    today = today or Period.current(s.tz)
+    size, read_chunk = s.batch_files, read_chunk or READ_CHUNK
+    summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
+                            duplicates=len(pulled.duplicates))
+    batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
+    for n, batch in enumerate(batches, 1):
+        reads = [r for part in run.map(READ, [batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)],
+                                       rt.catalog, s.inbox) for r in part]
+        archived = run(ARCHIVE, s.archive, reads)
+        for r in reads:
+            r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
+        reviewed = run(REVIEW, rt, reads, today)
+        part = batch_of(pulled, batch, last=n == len(batches))
+        result = run(LOAD, rt, reviewed, archived, part)
+        summary.merge(run(RECEIPTS, receipts_root or s.archive, reviewed, archived, result, part))
+        logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
+    return summary
+
+
+def review_files(rt: Runtime, items: list[Incoming], today: Period, run: StepRunner = PLAIN,
+                 context: ContextFn | None = None) -> Reviewed:
+    """The dry run (`township check`): the pipeline's read and review steps only; nothing archived or stored."""
+    reads = run(READ, items, rt.catalog, rt.settings.inbox)
+    return run(REVIEW, rt, reads, today, context)
+

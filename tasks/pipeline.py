@@ -1,0 +1,86 @@
+"""Named steps and the way a pipeline calls them, so each pipeline is written once.
+
+A pipeline (tasks/intake_pipeline.py, tasks/publication.py) is a plain function that calls its steps in
+order through a `StepRunner`. Plain callers (the CLI's dry run, rebuild, tests, the bench) use
+`PLAIN`, which calls each step directly; the Prefect flows pass a runner that wraps each step as a
+Prefect task (flows/runners.py). The order of the steps lives in the pipeline, nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named step of a pipeline: a plain function over plain data.
+
+    retries: how often an orchestrator may retry it after a transient failure (I/O, the warehouse);
+    0 for steps whose failure is deterministic (reading, validating)."""
+
+    name: str
+    fn: Callable[..., Any]
+    retries: int = 0
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+class StepRunner(Protocol):
+    """How a pipeline calls its steps: one call, or one call per item of a list (in parallel)."""
+
+    def __call__(self, step: Step, *args: Any) -> Any: ...
+
+    def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
+        """step(item, *args) for each item, results in the items' order."""
+        ...
+
+
+class PlainRunner:
+    """Calls steps directly; `map` uses a thread pool (as the flows' default task runner does)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers
+
+    def __call__(self, step: Step, *args: Any) -> Any:
+        return step.fn(*args)
+
+    def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
+        items = list(items)
+        if len(items) <= 1:
+            return [step.fn(i, *args) for i in items]
+        with ThreadPoolExecutor(max_workers=self.workers or os.cpu_count()) as pool:
+            return list(pool.map(lambda i: step.fn(i, *args), items))
+
+
+PLAIN = PlainRunner()
+
+
+class TimedRunner:
+    """A runner that adds up the wall time of each step by name around another runner (the bench)."""
+
+    def __init__(self, inner: StepRunner | None = None) -> None:
+        self.inner = inner or PLAIN
+        self.seconds: dict[str, float] = {}
+
+    def _add(self, name: str, t0: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def __call__(self, step: Step, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.inner(step, *args)
+        finally:
+            self._add(step.name, t0)
+
+    def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
+        t0 = time.perf_counter()
+        try:
+            return self.inner.map(step, items, *args)
+        finally:
+            self._add(step.name, t0)
