@@ -110,7 +110,7 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     reviewed = review_files(rt, items, Period.current(rt.settings.tz))
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
-        console.print(receipt_markdown(receipt(sub, reviewed.conflicts)), markup=False, highlight=False)
+        console.print(receipt_markdown(receipt(sub, reviewed.conflicts, None, rt.catalog, rt.settings.tz)), markup=False, highlight=False)
         rejected |= sub["status"] == REJECTED
     raise typer.Exit(1 if rejected else 0)
 

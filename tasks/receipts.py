@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -12,11 +13,23 @@ from tasks.archiving import Archived
 from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, REJECTED, WITH_WARNINGS
 from tasks.inbox import write_beside
 from tasks.pull import Pulled
+from township.catalog import Catalog
 from warehouse.intake_io import LoadResult, mark_receipts_written, pending_receipts
 from warehouse.publish_io import now_utc
 from warehouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def _utc(t) -> pd.Timestamp:  # noqa: ANN001 - a datetime from either database (SQLite's are naive UTC)
+    ts = pd.Timestamp(t)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _indicator(conflict: dict) -> str:
+    """签约项目数 (projects_signed): the name a reporter knows, with the code the form carries."""
+    code, name = conflict.get("indicator_code") or "", conflict.get("indicator_name")
+    return f"{name} ({code})" if name and code else code
 
 
 def conflicts_by_file(conflicts: pd.DataFrame) -> dict[str, list[dict]]:
@@ -29,17 +42,26 @@ def conflicts_by_file(conflicts: pd.DataFrame) -> dict[str, list[dict]]:
     return out
 
 
-def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None = None) -> dict:
+def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None = None,
+            catalog: Catalog | None = None, tz: ZoneInfo | None = None) -> dict:
     """The import summary a reporter gets back (DHIS2 style): status, counts, each conflict.
-    `conflicts`: the run's conflicts frame, or this file's entries from conflicts_by_file."""
+    `conflicts`: the run's conflicts frame, or this file's entries from conflicts_by_file. With the
+    catalog and timezone, conflicts carry the indicator's name and the receipt the local time."""
     mine = conflicts if isinstance(conflicts, list) else conflicts_by_file(
         conflicts[conflicts["sha256"] == sub["sha256"]]).get(sub["sha256"], [])
+    if catalog is not None:
+        names = catalog.indicator_by_code
+        mine = [dict(c, indicator_name=names[c["indicator_code"]].name if c.get("indicator_code") in names else None)
+                for c in mine]
     counts = counts or {}
     on_time = sub.get("on_time")
+    received = _utc(sub["received_at"])
     return {
         "file": sub["file_name"], "path": sub.get("path", ""), "sha256": sub["sha256"],
         "reporter": sub["reporter_code"] or sub["inbox_folder"], "period": sub["period"] or None,
-        "received_at": pd.Timestamp(sub["received_at"]).isoformat(), "status": sub["status"],
+        "received_at": received.isoformat(),
+        "received_local": f"{received.tz_convert(tz):%Y-%m-%d %H:%M}（{tz.key}）" if tz else None,
+        "status": sub["status"],
         "on_time": None if on_time is None or on_time != on_time else bool(on_time),
         "counts": {"imported": int(counts.get("imported", 0)), "updated": int(counts.get("updated", 0)),
                    "unchanged": int(counts.get("unchanged", 0)), "rejected": int(sub.get("rejected", 0))},
@@ -59,7 +81,7 @@ def receipt_markdown(r: dict) -> str:
         "",
         f"- 状态 status: **{STATUS_ZH.get(r['status'], r['status'])}** ({r['status']})",
         f"- 填报单位 reporter: {r['reporter']}   报告期 period: {r['period'] or '—'}",
-        f"- 收到时间 received: {r['received_at']}"
+        f"- 收到时间 received: {r.get('received_local') or r['received_at']}"
         + ("" if r["on_time"] is None else f"   {'按时' if r['on_time'] else '逾期'} ({'on time' if r['on_time'] else 'late'})"),
         f"- 新增 imported {c['imported']} · 更新 updated {c['updated']} · 未变 unchanged {c['unchanged']}"
         f" · 退回 rejected {c['rejected']}",
@@ -71,7 +93,7 @@ def receipt_markdown(r: dict) -> str:
         for k in r["conflicts"]:
             where = f"{k['sheet']}!{k['cell']}" if k.get("sheet") and k.get("cell") else (k.get("cell") or "")
             lines.append(f"| {k['code']} | {'错误' if k['severity'] == 'error' else '提示'} | {where} | "
-                         f"{k.get('indicator_code') or ''} | {k.get('expected') or ''} | {k.get('found') or ''} | "
+                         f"{_indicator(k)} | {k.get('expected') or ''} | {k.get('found') or ''} | "
                          f"{k['message_zh']} |")
     return "\n".join(lines) + "\n"
 
@@ -105,11 +127,6 @@ class IntakeSummary:
         return {k: v for k, v in self.__dict__.items() if k != "receipts"}
 
 
-def _utc(t) -> pd.Timestamp:  # noqa: ANN001 - a datetime from either database
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: Pulled) -> IntakeSummary:
     """Write every pending receipt (JSON + Markdown beside the archived file) from the warehouse, where
     the load committed it, and mark it written; summarise this batch. Pending includes receipts a
@@ -125,9 +142,8 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
     this_batch = set(result.submission_ids.values())
     written = []
     for sub in subs.to_dict("records"):  # one per file: small
-        sub["received_at"] = _utc(sub["received_at"])
         sub["path"] = sub["path"] or sub["file_name"]
-        r = receipt(sub, by_sub.get(sub["id"], []), sub)
+        r = receipt(sub, by_sub.get(sub["id"], []), sub, rt.catalog, rt.settings.tz)
         r["submission_id"] = int(sub["id"])
         try:
             write_beside(receipts_root, sub["archive_path"], ".receipt.json",

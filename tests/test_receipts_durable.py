@@ -104,3 +104,14 @@ def test_a_file_that_cannot_be_archived_is_deferred_alone_and_taken_next_run(run
     again = run_intake(runtime)
     assert (again.files_new, again.accepted, again.deferred) == (1, 1, 0)
     assert (archive / "invest" / "2021-09").is_dir()
+
+
+def test_a_receipt_names_the_indicator_and_the_local_time_of_receipt(runtime):
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "oct.csv", [("projects_signed", -1, 15)])  # received 2021-11-03 09:00 +08:00
+    run_intake(runtime)
+    md = next(archive.rglob("*-oct.csv.receipt.md")).read_text(encoding="utf-8")
+    assert "2021-11-03 09:00（Asia/Shanghai）" in md
+    assert "签约项目数 (projects_signed)" in md and "E_NEGATIVE" in md
+    js = json.loads(next(archive.rglob("*-oct.csv.receipt.json")).read_text(encoding="utf-8"))
+    assert js["received_at"] == "2021-11-03T01:00:00+00:00"  # the machine-readable time stays UTC
