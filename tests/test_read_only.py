@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from tests.review_helpers import csv_form
 from township.catalog import load_catalog
+from township.settings import DEFAULT_CATALOG_DIR
 from warehouse.catalog_sync import sync_catalog
 from warehouse.engine import current_revision, make_engine, upgrade
 
@@ -35,7 +36,7 @@ def behind(warehouse_url, monkeypatch):
     """A warehouse at the first revision whose catalog rows lag the catalog files (V10 not yet synced)."""
     engine = make_engine(warehouse_url)
     upgrade(engine, "0001")
-    sync_catalog(engine, load_catalog(ROOT / "catalog"))
+    sync_catalog(engine, load_catalog(DEFAULT_CATALOG_DIR))
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM reporter WHERE code = 'V10'"))
     monkeypatch.setenv("TOWNSHIP_WAREHOUSE_URL", warehouse_url)

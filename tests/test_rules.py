@@ -1,5 +1,5 @@
 """Every rule, produced: each conflict code (township/conflicts.py) from a submitted file and each
-snapshot check (expectations/snapshot.json) from a table, naming the cell or indicator it is about.
+snapshot check (the `snapshot` suite) from a table, naming the cell or indicator it is about.
 
 Pure and fast: files go through the review `township check` runs (no warehouse, no archive); the
 warehouse's history is given as a small context frame. The last tests fail when a code or a check
@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tasks.compute import compute_township
+from tasks.gx import suite_path
 from tasks.snapshot import check_snapshot
 from tests.forms import simple_form
 from tests.review_helpers import CONTEXT_COLUMNS, codes_and_cells, csv_form, incoming, receipts
 from township.conflicts import CODES
 from township.periods import Period
+from township.settings import DEFAULT_CATALOG_DIR
 
 SEPT_INVEST = [("invest", "2021-09", "investment_funds", 1.0, 8.0),
                ("invest", "2021-09", "investment_funds_yrd", 0.5, 3.0)]
@@ -151,14 +152,14 @@ def test_steady_history_alone_raises_no_warning(catalog):
 # --- snapshot checks: a clean computed table, then one thing wrong at a time ---
 
 OCT = Period(2021, 10)
-SNAPSHOT_SUITE = Path(__file__).resolve().parent.parent / "expectations" / "snapshot.json"
+SNAPSHOT_SUITE = suite_path("snapshot")
 
 
 @pytest.fixture(scope="module")
 def clean_table() -> pd.DataFrame:
     from township.catalog import load_catalog
 
-    catalog = load_catalog(Path(__file__).resolve().parent.parent / "catalog")
+    catalog = load_catalog(DEFAULT_CATALOG_DIR)
     values = pd.DataFrame([
         ("econ", "2021-10", "fixed_asset_investment", None, 52345.0, ""),
         ("econ", "2020-10", "fixed_asset_investment", None, 46600.0, ""),
