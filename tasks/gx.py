@@ -18,6 +18,7 @@ import pandas as pd
 
 import tasks.custom_expectations  # noqa: F401  - registers our expectation types with GX
 from township.settings import EXPECTATIONS_DIR
+
 log = logging.getLogger(__name__)
 
 
