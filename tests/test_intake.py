@@ -166,7 +166,7 @@ def test_a_run_that_read_a_file_another_run_loaded_drops_it_at_load(runtime):
     reviewed = review_run(reads, runtime.catalog, warehouse_context(runtime), Period(2021, 11), runtime.settings.tz)
     result = load(runtime, reviewed, archived, pulled)
     assert result.skipped == [items[0].sha256] and result.submission_ids == {}
-    summary = write_receipts(runtime.settings.archive, reviewed, archived, result, pulled)
+    summary = write_receipts(runtime, runtime.settings.archive, result, pulled)
     assert summary.skipped_other_run == 1
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM submission")).scalar_one() == 1

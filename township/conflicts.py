@@ -19,6 +19,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E_FILE_TYPE": (ERROR, "不支持的文件类型 {found}，请提交 .xlsx、.xls 或 .csv",
                     "unsupported file type {found}; send .xlsx, .xls or .csv"),
     "E_FILE_UNREADABLE": (ERROR, "文件无法读取：{found}", "file cannot be read: {found}"),
+    "E_ARCHIVE_FAILED": (ERROR, "文件暂未能存档（{found}），未入库，将在下次运行时自动重试",
+                         "file could not be archived ({found}); nothing of it is stored, it is retried on the next run"),
     "E_NO_TABLE": (ERROR, "未找到报表表头（需含“指标代码”和“本月”或“1-本月累计”）",
                    "no table header found (needs 指标代码 and 本月 or 1-本月累计)"),
     "E_NO_PERIOD": (ERROR, "未填写报告期", "the form has no 报告期 (period)"),
