@@ -1,4 +1,5 @@
-"""The review as `township check` runs it — read, review, receipt — with no warehouse and no archive.
+"""The review as `township check` runs it — read, review, receipt — with no warehouse and no archive
+(and the archive step alone, for the one rule it raises).
 
 Tests that go through the review import it from here only, so a rename of the pipeline modules is
 fixed in this one file.
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from tasks.archiving import archive_reads
 from tasks.batch_review import review_run
 from tasks.inbox import Incoming
 from tasks.read_files import read_many
@@ -55,6 +57,13 @@ def receipts(files: list[Incoming], catalog: Catalog, **kw) -> dict[str, dict]:
     """file name -> the receipt `township check` prints for it."""
     reviewed = review_files(files, catalog, **kw)
     return {sub["file_name"]: receipt(sub, reviewed.conflicts) for sub in reviewed.submissions.to_dict("records")}
+
+
+def archive_conflicts(files: list[Incoming], catalog: Catalog, archive_root: str) -> dict[str, dict]:
+    """file name -> the conflict record of each file the archive step could not keep."""
+    archived = archive_reads(archive_root, read_many(files, catalog))
+    names = {f.sha256: f.name for f in files}
+    return {names[sha]: c.as_record() for sha, c in archived.failed.items()}
 
 
 def codes_and_cells(r: dict) -> list[tuple[str, str | None]]:

@@ -18,7 +18,7 @@ from tasks.compute import compute_township
 from tasks.gx import suite_path
 from tasks.snapshot import check_snapshot
 from tests.forms import simple_form
-from tests.review_helpers import CONTEXT_COLUMNS, codes_and_cells, csv_form, incoming, receipts
+from tests.review_helpers import CONTEXT_COLUMNS, archive_conflicts, codes_and_cells, csv_form, incoming, receipts
 from township.conflicts import CODES
 from township.periods import Period
 from township.settings import DEFAULT_CATALOG_DIR
@@ -135,6 +135,21 @@ def test_each_conflict_code_is_raised_naming_its_cell(case, catalog):
         assert conflict["found"] == case.found
 
 
+# Raised by the archive step, before the review: the file is deferred whole, so no cell.
+ARCHIVE_CODES = {"E_ARCHIVE_FAILED"}
+
+
+def test_a_file_the_archive_refuses_is_deferred_naming_why(catalog, tmp_path):
+    (tmp_path / "invest").write_text("not a folder")  # invest's archive folder cannot be created
+    files = [incoming("invest", "oct.csv", csv_form([("investment_funds", 1.2, 9.2)])),
+             incoming("finance", "fin.csv", csv_form([("fiscal_revenue", 600, 5400)], reporter="finance"))]
+    failed = archive_conflicts(files, catalog, str(tmp_path))
+    assert list(failed) == ["oct.csv"]  # finance's file was archived
+    c = failed["oct.csv"]
+    assert (c["code"], c["severity"], c["cell"]) == ("E_ARCHIVE_FAILED", "error", None)
+    assert "Error" in c["found"] and c["found"] in c["message_en"] and c["message_zh"]
+
+
 def test_an_unknown_reporter_code_is_not_also_called_a_mismatch(catalog):
     f = incoming("invest", "f.csv", csv_form([("investment_funds", 1.2, 9.2)], reporter="invset"))
     r = receipts([f], catalog)["f.csv"]
@@ -217,7 +232,7 @@ def test_each_snapshot_check_fails_on_the_indicator_it_names(code, clean_table):
 # --- the meta-tests: no rule without a case above ---
 
 def test_every_conflict_code_has_a_producing_case():
-    produced = {c.code for c in CASES}
+    produced = {c.code for c in CASES} | ARCHIVE_CODES
     assert sorted(set(CODES) - produced) == [], "conflict codes no test produces"
     assert sorted(produced - set(CODES)) == []
 

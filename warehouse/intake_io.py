@@ -75,7 +75,7 @@ def current_values(engine: Engine, lo: str, hi: str, reporters: list[str] | None
     return pd.DataFrame(rows, columns=cols).astype({"month_value": "float64", "ytd_value": "float64"})
 
 
-# The fault-injection seam (tests/test_intake_crash.py): callables run inside a load's
+# The fault-injection seam (tests/test_intake_crash.py, bench/faults.py): callables run inside a load's
 # transaction right after its submissions are inserted, e.g. to pause there so a test can kill the
 # process mid-load. Empty in production; nothing else in the loader knows about faults.
 LOAD_HOOKS: list[Callable[[Connection], None]] = []
