@@ -22,7 +22,7 @@ import yaml
 
 from tasks.templates import CSV_HEADER, CSV_HEADER_ZH, FOOTER, FORM_SHEET, TABLE_FIRST_ROW, TABLE_HEADER
 from township.periods import Period
-from township.settings import PROJECT_ROOT
+from township.settings import DEFAULT_CATALOG_DIR
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = {"township": 1, "county": 20, "province": 1800}
@@ -67,7 +67,7 @@ class Dataset:
 
 def bench_indicators() -> list[dict]:
     """The default catalog's indicators plus synthetic ones (x_<kind>_NN), so forms have realistic length."""
-    base = yaml.safe_load((PROJECT_ROOT / "catalog" / "indicators.yaml").read_text(encoding="utf-8"))["indicators"]
+    base = yaml.safe_load((DEFAULT_CATALOG_DIR / "indicators.yaml").read_text(encoding="utf-8"))["indicators"]
     out = list(base)
     for kind in (*OFFICES, "village"):
         have = sum(1 for i in base if i["owner"] == kind)
@@ -94,9 +94,9 @@ def reporter_codes(township: str) -> list[tuple[str, str]]:
 
 
 def write_catalog(folder: Path, n: int) -> list[dict]:
-    """The bench catalog (same files and format as catalog/*.yaml); returns its indicators."""
+    """The bench catalog (same files and format as township/data/catalog/*.yaml); returns its indicators."""
     folder.mkdir(parents=True, exist_ok=True)
-    default = PROJECT_ROOT / "catalog"
+    default = DEFAULT_CATALOG_DIR
     shutil.copy(default / "units.yaml", folder / "units.yaml")
     base = yaml.safe_load((default / "township.yaml").read_text(encoding="utf-8"))
     codes = township_codes(n)

@@ -171,7 +171,7 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
     from tasks.status import follow_up_list, reporting_status
     from township.periods import Period
 
-    rt = _runtime(warehouse_url=warehouse)
+    rt = _runtime(migrate=False, warehouse_url=warehouse)  # reading: never migrate or sync the catalog
     tz = rt.settings.tz
     month = Period.parse(period) if period else Period.previous_month(tz)
     for t in [township] if township else [t.code for t in rt.catalog.townships]:

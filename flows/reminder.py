@@ -73,7 +73,7 @@ def completeness_reminder(period: str | None = None, township: str | None = None
                           warehouse_url: str | None = None) -> dict:
     """List the reporters that have not yet sent an accepted form for `period` (default: last month)."""
     logger = get_run_logger()
-    rt = open_runtime(warehouse_url=warehouse_url)
+    rt = open_runtime(migrate=False, warehouse_url=warehouse_url)  # reading: never migrate or sync the catalog
     try:
         tz = rt.settings.tz
         month = Period.parse(period) if period else Period.previous_month(tz)

@@ -1,6 +1,6 @@
 """The township's figures for a period from reporters' current values: a pure DataFrame transform, no IO.
 
-Rules (DOMAIN.md): missing is missing (NaN, shown 未报), never 0; a township figure sums the reporters
+Rules (the statistics station's conventions): missing is missing (NaN, shown 未报), never 0; a township figure sums the reporters
 of the owning kind that reported (one office for `owner`, the villages for `sum_villages`); 同比 compares
 with last year's figure of the same reporters only (a comparable base).
 """

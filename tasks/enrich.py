@@ -74,6 +74,9 @@ def add_catalog_facts(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     for col in ("reporter_kind", "township_code", "owner_kind", "measure", "canonical_unit", "parent_code"):
         df[col] = df[col].fillna("").astype(str)
     df["allow_negative"] = df["allow_negative"].fillna(True).astype(bool)
+    # 单位代码 left blank or naming a catalog reporter; else E_REPORTER_UNKNOWN (and not also a mismatch).
+    # Blank counts as known so the rule needs no row_condition (each is a pandas query over the batch).
+    df["declared_known"] = df["declared_reporter"].eq("") | df["declared_reporter"].isin(list(catalog.reporter_by_code))
     df["decimals"] = df["decimals"].fillna(2).astype("int64")
     df["period"] = parse_periods(df["period_raw"])
     df["period_index"] = _period_index(df["period"])

@@ -1,4 +1,4 @@
-"""Great Expectations plumbing: load a suite from `expectations/<name>.json`, validate one frame once.
+"""Great Expectations plumbing: load a suite from `township/data/expectations/<name>.json`, validate one frame once.
 
 Suites are data: each expectation has a GX `type`, its `kwargs` (values may be
 {"$PARAMETER": name}, filled at run time) and a `meta` saying which conflict it raises and which
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 import tasks.custom_expectations  # noqa: F401  - registers our expectation types with GX
+from township.settings import EXPECTATIONS_DIR
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 log = logging.getLogger(__name__)
 
 

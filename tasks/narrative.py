@@ -1,6 +1,6 @@
 """The report's paragraph, in the seed's words, filled from a computed table (pure, no IO).
 
-Wording (DOMAIN.md): 同比增长x% / 同比下降x% / 与上年同期持平; 超序时进度x个百分点 /
+Wording (as the township's reports write it): 同比增长x% / 同比下降x% / 与上年同期持平; 超序时进度x个百分点 /
 低于序时进度x个百分点 / 与序时进度持平; a missing figure reads "（未报）" with no 同比.
 """
 

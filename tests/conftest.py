@@ -55,7 +55,9 @@ def warehouse_url(request, tmp_path):
 def catalog():
     from township.catalog import load_catalog
 
-    return load_catalog(ROOT / "catalog")
+    from township.settings import DEFAULT_CATALOG_DIR
+
+    return load_catalog(DEFAULT_CATALOG_DIR)
 
 
 @pytest.fixture

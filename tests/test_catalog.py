@@ -10,14 +10,14 @@ import yaml
 
 from township.catalog import CatalogError, load_catalog
 from township.periods import Period
+from township.settings import DEFAULT_CATALOG_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def catalog_dir(tmp_path):
     d = tmp_path / "catalog"
-    shutil.copytree(ROOT / "catalog", d)
+    shutil.copytree(DEFAULT_CATALOG_DIR, d)
     return d
 
 

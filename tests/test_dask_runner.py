@@ -27,6 +27,8 @@ from tests.system.support import FORMS, ROOT, write_test_inbox
 
 OUTPUT = ROOT / "test-output" / "dask"
 
+pytestmark = pytest.mark.system  # starts a Prefect server and a Dask cluster
+
 
 @pytest.fixture
 def prefect_api(tmp_path, monkeypatch):

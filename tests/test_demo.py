@@ -17,15 +17,15 @@ from tasks.demo import CORRECTION, LATE, MISTAKE, NORMAL, demo_figures, write_de
 from tasks.read_form import read_form
 from township.catalog import load_catalog
 from township.periods import Period
+from township.settings import DEFAULT_CATALOG_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The default demo (2020-01..2021-12) written once for this module, and every file read back."""
-    catalog = load_catalog(ROOT / "catalog")
+    catalog = load_catalog(DEFAULT_CATALOG_DIR)
     inbox = tmp_path_factory.mktemp("demo") / "inbox"
     manifest = write_demo_inbox(inbox, catalog, TZ)
     frames = []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
 from tasks.status import follow_up_list, reporting_status
 from tests.values_factory import at, submit
 from township.periods import Period
@@ -45,3 +49,13 @@ def test_follow_ups_list_warnings_of_current_values_only(runtime):
     assert f["message_zh"].tolist() == ["贸易销售额本月值与上月完全相同"]
     s = reporting_status(e, runtime.catalog, "taoyuan", OCT, runtime.settings.tz).set_index("reporter_code")
     assert s.loc["econ", "warnings_open"] == 1
+
+
+def test_a_month_nobody_has_reported_lists_every_reporter_missing(catalog):
+    from tasks.status import status_table
+
+    tz = ZoneInfo("Asia/Shanghai")
+    subs = pd.DataFrame({"reporter_code": pd.Series([], dtype="str"), "status": pd.Series([], dtype="str"),
+                         "received_at": pd.Series([], dtype="datetime64[us, UTC]")})
+    s = status_table(catalog, "taoyuan", OCT, tz, subs, pd.DataFrame(columns=["reporter_code"]))
+    assert len(s) == 17 and set(s["status"]) == {"missing"} and s["received_at"].isna().all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Reference data ships inside the package (a wheel installed anywhere finds it), resolved from the package.
+PACKAGE_DATA = Path(str(resources.files(__package__).joinpath("data")))
+DEFAULT_CATALOG_DIR = PACKAGE_DATA / "catalog"
+EXPECTATIONS_DIR = PACKAGE_DATA / "expectations"
 
 
 class Settings(BaseSettings):
@@ -22,7 +27,8 @@ class Settings(BaseSettings):
     archive: str = Field("data/archive", description="folder or fsspec URL where raw files are kept forever")
     publish_dir: str = Field("data/published", description="folder where published vintages are written")
     timezone: str = Field("Asia/Shanghai", description="the township's timezone (deadlines, default periods)")
-    catalog_dir: str = Field(str(PROJECT_ROOT / "catalog"), description="folder of the catalog YAML files")
+    catalog_dir: str = Field(str(DEFAULT_CATALOG_DIR), description="folder of the catalog YAML files "
+                             "(default: the one shipped in the package)")
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")

@@ -18,6 +18,7 @@ from prefect.client.schemas.sorting import LogSort
 from tasks.templates import form_rows, write_form
 from township.catalog import load_catalog
 from township.periods import Period
+from township.settings import DEFAULT_CATALOG_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -36,7 +37,7 @@ FORMS = {
 
 def write_test_inbox(inbox: Path) -> list[Path]:
     """Real 报表 for 2021-10, received on 2021-11-03 10:00 local (before the deadline)."""
-    catalog = load_catalog(ROOT / "catalog")
+    catalog = load_catalog(DEFAULT_CATALOG_DIR)
     received = dt.datetime(2021, 11, 3, 10, 0, tzinfo=TZ).timestamp()
     paths = []
     for reporter, values in FORMS.items():
