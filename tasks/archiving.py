@@ -13,5 +13,7 @@ def archive_reads(archive_root: str, reads: list[FileRead]) -> dict[str, str]:
     for r in reads:
         it = r.item
         reporter = it.folder if r.conflict is None or r.conflict.code != "E_WRONG_FOLDER" else ""
-        out[it.sha256] = archive(archive_root, archive_relpath(reporter, r.period, it.sha256, it.name), it.data)
+        relpath = archive_relpath(reporter, r.period, it.sha256, it.name)
+        # a file refused unread (a link, a FIFO, too large) has nothing to keep: only its receipt goes here
+        out[it.sha256] = relpath if it.refused is not None else archive(archive_root, relpath, it.data)
     return out

@@ -1,0 +1,222 @@
+"""Hostile and odd files in the inbox (issues 9, 15, 16): links, FIFOs, sockets, bombs, huge files, names a
+filesystem allows but nothing else expects. Each gets a coded receipt; nothing of it is read or followed
+where it must not be; and the good files beside it always load. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.intake_helpers import run_intake, write_csv
+
+SEPT = [("investment_funds", 1.0, 8.0), ("investment_funds_yrd", 0.5, 3.0), ("projects_signed", 2, 15)]
+FISCAL = [("fiscal_revenue", 10, 100)]
+SECRET = "TOP-SECRET-注释"
+
+
+def inbox(rt) -> Path:
+    return Path(rt.settings.inbox)
+
+
+def archive_text(rt) -> str:
+    """Everything in the archive (raw files and receipts) as one text, to look for leaks."""
+    out = []
+    for p in Path(rt.settings.archive).rglob("*"):
+        if p.is_file():
+            out.append(p.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def receipt_of(summary, name: str) -> dict:
+    return next(r for r in summary.receipts if r["file"] == name)
+
+
+def codes_of(summary, name: str) -> list[str]:
+    return [c["code"] for c in receipt_of(summary, name)["conflicts"]]
+
+
+def loaded_files(rt) -> set[str]:
+    with rt.engine.connect() as conn:
+        return set(conn.execute(text("SELECT file_name FROM submission WHERE status <> 'rejected'")).scalars())
+
+
+def conflict_text(rt) -> str:
+    with rt.engine.connect() as conn:
+        rows = conn.execute(text("SELECT found, expected, note, message_zh, message_en FROM conflict")).all()
+    return "\n".join(str(v) for r in rows for v in r)
+
+
+def _run_with_deadline(rt, seconds: float = 120):
+    """Intake in a thread, so that a hang (a FIFO opened for reading) fails the test instead of blocking it."""
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.update(summary=run_intake(rt)), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "intake hung"
+    return box["summary"]
+
+
+# --- item 9.1: links and special files are never followed, read, archived or echoed ---
+
+def _plant_specials(rt, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"  # a readable file outside the inbox, laid out as a form with a bad value
+    secret.write_text("reporter_code,period,indicator_code,month_value,ytd_value,unit,note\n"
+                      f"econ,2021-09,industrial_output,{SECRET},1,,{SECRET}\n", encoding="utf-8")
+    secret_dir = tmp_path / "secret_dir"
+    secret_dir.mkdir()
+    (secret_dir / "x.csv").write_bytes(secret.read_bytes())
+    (inbox(rt) / "econ").mkdir(parents=True, exist_ok=True)
+    (inbox(rt) / "agri").mkdir(parents=True, exist_ok=True)
+    os.symlink(secret, inbox(rt) / "econ" / "link.csv")
+    os.symlink(secret_dir, inbox(rt) / "econ" / "linkdir")
+    os.symlink(secret_dir, inbox(rt) / "social")  # a whole reporter folder that is a link
+    os.mkfifo(inbox(rt) / "agri" / "pipe.csv")
+
+
+def test_links_fifos_and_sockets_get_a_receipt_and_nothing_of_them_is_read(runtime, tmp_path):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    _plant_specials(runtime, tmp_path)
+    sock = socket.socket(socket.AF_UNIX)
+    sock_path = inbox(runtime) / "agri" / "s.csv"
+    try:
+        sock.bind(str(sock_path))
+        s = _run_with_deadline(runtime)
+    finally:
+        sock.close()
+    assert loaded_files(runtime) == {"sept.csv"}
+    for name in ("link.csv", "linkdir", "social", "pipe.csv", "s.csv"):
+        r = receipt_of(s, name)
+        assert r["status"] == "rejected" and codes_of(s, name) == ["E_FILE_NOT_REGULAR"], name
+        assert name in r["conflicts"][0]["message_zh"] and r["conflicts"][0]["message_en"]
+    assert "命名管道" in receipt_of(s, "pipe.csv")["conflicts"][0]["message_zh"]
+    # the target's content is nowhere: not archived, not in a receipt, not in the warehouse
+    assert SECRET not in archive_text(runtime)
+    assert SECRET not in conflict_text(runtime)
+    assert not list(Path(runtime.settings.archive).rglob("*-link.csv"))  # only its receipt is kept
+    assert list(Path(runtime.settings.archive).rglob("*-link.csv.receipt.json"))
+    # seen once: the next run has nothing new
+    again = _run_with_deadline(runtime)
+    assert (again.files_new, again.duplicates) == (0, 0)
+
+
+def test_links_are_not_followed_through_fsspec_either(runtime, tmp_path, monkeypatch):
+    import tasks.inbox
+
+    monkeypatch.setattr(tasks.inbox, "_local", lambda root: None)  # the generic fsspec path, on a local folder
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    _plant_specials(runtime, tmp_path)
+    s = _run_with_deadline(runtime)
+    assert loaded_files(runtime) == {"sept.csv"}
+    for name in ("link.csv", "linkdir", "social", "pipe.csv"):
+        assert codes_of(s, name) == ["E_FILE_NOT_REGULAR"], name
+    assert SECRET not in archive_text(runtime) and SECRET not in conflict_text(runtime)
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_not_followed(runtime, tmp_path):
+    from tasks.inbox import fetch, list_inbox
+
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    listing = list_inbox(runtime.settings.inbox)
+    secret = tmp_path / "secret.csv"
+    secret.write_text(SECRET, encoding="utf-8")
+    target = inbox(runtime) / "invest" / "sept.csv"
+    target.unlink()
+    os.symlink(secret, target)
+    [item] = fetch(runtime.settings.inbox, listing)
+    assert item.refused is not None and item.refused.code == "E_FILE_NOT_REGULAR" and item.data == b""
+
+
+# --- issue 15 item 3: empty and missing inbox ---
+
+def test_an_empty_inbox_is_nothing_new(runtime):
+    s = run_intake(runtime)
+    assert (s.files_listed, s.files_new, s.receipts) == (0, 0, [])
+
+
+def test_a_missing_inbox_is_a_user_error_naming_the_setting(runtime):
+    from township.errors import UserError
+
+    inbox(runtime).rmdir()
+    with pytest.raises(UserError) as e:
+        run_intake(runtime)
+    assert e.value.fix == "TOWNSHIP_INBOX"
+    assert "TOWNSHIP_INBOX" in e.value.message_en and "收件箱" in e.value.message_zh
+
+
+# --- issue 16 item 1: names the filesystem holds but nothing else expects ---
+
+def test_long_chinese_and_undecodable_names_get_receipts_and_do_not_stop_others(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    long_zh = "长" * 56 + ".csv"  # 60 characters, 172 bytes
+    long_bytes = "a" * 246 + ".csv"  # 250 bytes, the most a name may have
+    write_csv(inbox(runtime), "finance", long_zh, FISCAL, period="2021-09")
+    write_csv(inbox(runtime), "tourism", long_bytes, [("no_such_indicator", 1, 1)], period="2021-09")
+    bad = os.path.join(os.fsencode(inbox(runtime) / "econ"), b"bad\xff\xfename.csv")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    src = write_csv(inbox(runtime), "econ", "tmp.csv", [("industrial_output", 5, 50)], period="2021-09")
+    os.rename(src, bad)
+    s = run_intake(runtime)
+    assert loaded_files(runtime) == {"sept.csv", long_zh, "bad\\xff\\xfename.csv"}
+    assert receipt_of(s, long_bytes)["status"] == "rejected"
+    for p in Path(runtime.settings.archive).rglob("*"):
+        assert len(p.name.encode()) <= 200, p.name
+    receipts = [json.loads(p.read_text(encoding="utf-8"))
+                for p in Path(runtime.settings.archive).rglob("*.receipt.json")]
+    assert {r["file"] for r in receipts} >= {long_zh, long_bytes, "bad\\xff\\xfename.csv"}
+    again = run_intake(runtime)
+    assert (again.files_new, again.duplicates) == (0, 0)
+
+
+# --- issue 16 item 9: editor leftovers ignored by design; other dotfiles answered; relative paths ---
+
+def test_editor_leftovers_are_ignored_and_other_dotfiles_get_a_receipt(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    (inbox(runtime) / "invest" / "~$sept.xlsx").write_bytes(b"\x05user")
+    (inbox(runtime) / "invest" / ".~lock.sept.xlsx#").write_text("user,host", encoding="utf-8")
+    (inbox(runtime) / "invest" / "._sept.csv").write_bytes(b"\x00\x05\x16\x07")
+    write_csv(inbox(runtime), "finance", ".oct.csv", FISCAL, period="2021-09")
+    s = run_intake(runtime)
+    assert {r["file"] for r in s.receipts} == {"sept.csv", ".oct.csv"}
+    assert loaded_files(runtime) == {"sept.csv", ".oct.csv"}
+
+
+def test_wrong_folder_receipt_shows_the_path_relative_to_the_inbox(runtime):
+    write_csv(inbox(runtime), "nobody", "oct.csv", FISCAL, reporter="finance", period="2021-09")
+    s = run_intake(runtime)
+    [c] = receipt_of(s, "oct.csv")["conflicts"]
+    assert c["code"] == "E_WRONG_FOLDER" and (c["expected"], c["found"]) == ("<inbox>/finance/", "<inbox>/nobody/oct.csv")
+    assert str(inbox(runtime)) not in c["message_zh"] + c["message_en"]
+
+
+# --- issue 16 item 2: text the warehouse stores is fitted the same way on both databases ---
+
+def test_nul_bytes_and_long_names_are_stored_fitted_and_the_batch_loads(runtime):
+    ytd = 0.0
+    for i, month in enumerate((1.0, 1.5, 2.5)):
+        ytd += month
+        write_csv(inbox(runtime), "invest", f"good{i}.csv", [("investment_funds", month, ytd)], period=f"2021-0{i + 1}")
+    write_csv(inbox(runtime), "finance", "nul.csv", [("fiscal_revenue", "1.6\x006", 10)], period="2021-09")
+    write_csv(inbox(runtime), "econ", "note.csv", [("industrial_output", 5, 5, "", "说明\x00\x1b[31m红")],
+              period="2021-01")
+    long_name = "报表" * 20 + "a" * 100 + ".csv"  # 144 characters (224 bytes): over conflict.sheet's 128
+    write_csv(inbox(runtime), "tourism", long_name, [("no_such_indicator", 1, 1)], period="2021-09")
+    s = run_intake(runtime)
+    assert {"good0.csv", "good1.csv", "good2.csv", "note.csv"} <= loaded_files(runtime)
+    assert codes_of(s, "nul.csv") == ["E_VALUE_NOT_NUMBER"]
+    assert receipt_of(s, long_name)["status"] == "rejected"
+    with runtime.engine.connect() as conn:
+        found = conn.execute(text("SELECT c.found FROM conflict c JOIN submission s ON s.id = c.submission_id "
+                                  "WHERE s.file_name = 'nul.csv'")).scalar_one()
+        sheet, file_name = conn.execute(text(
+            "SELECT c.sheet, s.file_name FROM conflict c JOIN submission s ON s.id = c.submission_id "
+            "WHERE s.file_name LIKE '报表报表%'")).one()
+        note = conn.execute(text("SELECT note FROM value_history WHERE reporter_code = 'econ'")).scalar_one()
+    assert found == "1.6\\x006"  # the NUL is shown where it was, not silently dropped
+    assert len(sheet) == 128 and sheet.endswith("…") and file_name == long_name
+    assert note == "说明\\x00\\x1b[31m红"
