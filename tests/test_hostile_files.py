@@ -220,3 +220,135 @@ def test_nul_bytes_and_long_names_are_stored_fitted_and_the_batch_loads(runtime)
     assert found == "1.6\\x006"  # the NUL is shown where it was, not silently dropped
     assert len(sheet) == 128 and sheet.endswith("…") and file_name == long_name
     assert note == "说明\\x00\\x1b[31m红"
+
+
+# --- issue 9 item 2: limits checked before parsing ---
+
+def _good_form(reporter: str = "econ", period: str = "2021-09") -> bytes:
+    from tests.forms import simple_form
+
+    return simple_form([["industrial_output", "工业总产值", "万元", 5, 50, ""]],
+                       block=[[f"单位代码：{reporter}", None, f"报告期：{period}"]])
+
+
+def _rezip(base: bytes, replace: dict[str, object]) -> bytes:
+    """The workbook `base` with parts replaced or added: bytes, or an iterable of byte chunks (streamed,
+    so that a test can write a part far larger than its memory)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED,
+                                                                    compresslevel=1) as dst:
+        for info in src.infolist():
+            if info.filename not in replace:
+                dst.writestr(info.filename, src.read(info.filename))
+        for name, content in replace.items():
+            if isinstance(content, bytes):
+                dst.writestr(name, content)
+                continue
+            with dst.open(name, "w", force_zip64=True) as f:
+                for chunk in content:
+                    f.write(chunk)
+    return out.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+_NS = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+
+
+def _filler(total: int, chunk: bytes = b" " * 2**20):
+    yield _NS + b"<sheetData>"
+    for _ in range(total // len(chunk)):
+        yield chunk
+    yield b"</sheetData></worksheet>"
+
+
+def _read(data: bytes, name: str):
+    from tasks.read_form import read_form_columns
+    from township.conflicts import FormError
+
+    try:
+        read_form_columns(data, name)
+    except FormError as e:
+        return e.conflict
+    return None
+
+
+def test_an_xlsx_declaring_more_than_the_uncompressed_limit_is_refused_unparsed():
+    bomb = _rezip(_good_form(), {SHEET: _filler(250 * 2**20)})  # 250 MB of XML in a ~250 KB file
+    assert len(bomb) < 2 * 2**20
+    c = _read(bomb, "bomb.xlsx")
+    assert c.code == "E_FILE_TOO_LARGE" and "TOWNSHIP_MAX_UNCOMPRESSED_MB" in c.expected and "MB" in c.found
+
+
+def test_an_xlsx_part_expanding_beyond_the_ratio_is_refused():
+    c = _read(_rezip(_good_form(), {SHEET: _filler(150 * 2**20, b"\0" * 2**20)}), "zeros.xlsx")
+    assert c.code == "E_FILE_TOO_LARGE" and "TOWNSHIP_MAX_COMPRESSION_RATIO" in c.expected
+    assert "sheet1.xml" in c.found
+
+
+def test_entity_expansion_is_refused():
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                         for i in range(1, 10))
+              + b']>' + _NS + b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+              b"</sheetData></worksheet>")
+    c = _read(_rezip(_good_form(), {SHEET: laughs}), "lolz.xlsx")
+    assert c.code == "E_FILE_UNREADABLE" and "DTD" in c.found
+
+
+@pytest.mark.parametrize("dimension", [True, False])
+def test_a_sheet_reaching_row_1048576_is_refused_with_or_without_a_dimension(dimension):
+    xml = (_NS + (b'<dimension ref="A1:A1048576"/>' if dimension else b"")
+           + b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>code</t></is></c></row>'
+           + b'<row r="1048576"><c r="A1048576"><v>1</v></c></row></sheetData></worksheet>')
+    c = _read(_rezip(_good_form(), {SHEET: xml}), "tall.xlsx")
+    assert c.code == "E_FILE_TOO_LARGE" and c.found.startswith("1,048,576 rows") and "TOWNSHIP_MAX_ROWS" in c.expected
+
+
+def test_a_sheet_too_wide_is_refused():
+    xml = _NS + b'<sheetData><row r="1"><c r="XFD1"><v>1</v></c></row></sheetData></worksheet>'
+    c = _read(_rezip(_good_form(), {SHEET: xml}), "wide.xlsx")
+    assert c.code == "E_FILE_TOO_LARGE" and c.found.startswith("16,384 columns")
+
+
+def test_truncated_and_renamed_files_are_unreadable_not_crashes():
+    good = _good_form()
+    assert _read(good, "ok.xlsx") is None
+    cut = _read(good[: len(good) // 2], "copying.xlsx")
+    assert cut.code == "E_FILE_UNREADABLE" and "still being copied" in cut.found
+    pdf = _read(b"%PDF-1.7\n" + b"0" * 5000, "report.xlsx")
+    assert pdf.code == "E_FILE_UNREADABLE" and "PDF" in pdf.found
+
+
+def test_csv_limits_on_lines_and_columns():
+    from tests.intake_helpers import HEADER
+
+    tall = (HEADER + "econ,2021-09,industrial_output,1,1,,\n" * 6000).encode()
+    assert _read(tall, "tall.csv").code == "E_FILE_TOO_LARGE"
+    wide = (HEADER.rstrip("\n") + ",x" * 200 + "\n").encode()
+    c = _read(wide, "wide.csv")
+    assert c.code == "E_FILE_TOO_LARGE" and "TOWNSHIP_MAX_COLUMNS" in c.expected
+
+
+def test_a_bomb_and_a_huge_csv_beside_good_files_the_good_ones_load(runtime):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    (inbox(runtime) / "econ").mkdir()
+    (inbox(runtime) / "econ" / "good.xlsx").write_bytes(_good_form())
+    (inbox(runtime) / "econ" / "bomb.xlsx").write_bytes(_rezip(_good_form(), {SHEET: _filler(250 * 2**20)}))
+    huge = inbox(runtime) / "finance" / "huge.csv"
+    huge.parent.mkdir()
+    with open(huge, "wb") as f:  # 300 MB, sparse: takes no disk, and must never be read
+        f.write(HEADER_BYTES)
+        f.truncate(300 * 2**20)
+    s = run_intake(runtime)
+    assert loaded_files(runtime) == {"sept.csv", "good.xlsx"}
+    assert codes_of(s, "bomb.xlsx") == ["E_FILE_TOO_LARGE"] and codes_of(s, "huge.csv") == ["E_FILE_TOO_LARGE"]
+    c = receipt_of(s, "huge.csv")["conflicts"][0]
+    assert "300.0 MB" in c["found"] and "TOWNSHIP_MAX_FILE_MB" in c["expected"]
+    assert not list(Path(runtime.settings.archive).rglob("*-huge.csv"))  # never archived
+    assert list(Path(runtime.settings.archive).rglob("*-huge.csv.receipt.json"))
+
+
+HEADER_BYTES = b"reporter_code,period,indicator_code,month_value,ytd_value,unit,note\n"
