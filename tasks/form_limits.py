@@ -97,7 +97,7 @@ def check_workbook(data: bytes, file_name: str, limits: Limits) -> None:
         book = zipfile.ZipFile(io.BytesIO(data))
         infos = book.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as e:
-        raise _unreadable(file_name, f"damaged or incomplete workbook (still being copied?): {e}") from None
+        raise _unreadable(file_name, f"damaged or incomplete Excel workbook (still being copied?): {e}") from None
     declared = sum(i.file_size for i in infos)
     if declared > limits.max_uncompressed:
         raise too_large(file_name, f"{_mb(declared)} uncompressed",
