@@ -352,3 +352,74 @@ def test_a_bomb_and_a_huge_csv_beside_good_files_the_good_ones_load(runtime):
 
 
 HEADER_BYTES = b"reporter_code,period,indicator_code,month_value,ytd_value,unit,note\n"
+
+
+# --- issue 16 item 3: SIGTERM ends intake within seconds, nothing half-done ---
+
+STOPPABLE_CHILD = """
+import pathlib, signal, sys, threading, time
+from cli.stopping import stop_promptly_on_sigterm
+if sys.argv[2] == "on":
+    stop_promptly_on_sigterm()  # what `township intake` does first
+
+class TerminationSignal(BaseException):
+    pass
+
+def like_prefect(signum, frame):  # Prefect's flow engine installs a SIGTERM handler that raises
+    raise TerminationSignal(signum)
+
+signal.signal(signal.SIGTERM, like_prefect)
+from warehouse import intake_io
+from warehouse.runtime import open_runtime
+from tests.intake_helpers import run_intake
+
+def busy_mid_load(conn):  # submissions inserted, not committed; a worker thread still busy (a long read)
+    threading.Thread(target=time.sleep, args=(120,)).start()
+    pathlib.Path(sys.argv[1]).touch()
+    time.sleep(120)
+
+intake_io.LOAD_HOOKS.append(busy_mid_load)
+run_intake(open_runtime())
+"""
+
+
+def _sigterm_mid_load(runtime, tmp_path, mode: str) -> tuple[float, int | None]:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    marker = tmp_path / f"loading-{mode}"
+    child = subprocess.Popen([sys.executable, "-c", STOPPABLE_CHILD, str(marker), mode],
+                             env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    try:
+        deadline = time.time() + 120
+        while not marker.exists():
+            assert child.poll() is None, "intake ended before reaching the load"
+            assert time.time() < deadline, "intake never reached the load"
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            pass
+        return time.monotonic() - t0, child.poll()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_sigterm_ends_intake_within_seconds_and_leaves_nothing_half_done(runtime, tmp_path):
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox(runtime), "finance", "sept.csv", FISCAL, period="2021-09")
+    seconds, code = _sigterm_mid_load(runtime, tmp_path, "on")
+    assert code is not None and code != 0 and seconds < 15, (seconds, code)
+    with runtime.engine.connect() as conn:
+        for table in ("submission", "conflict", "value_history", "inbox_file"):
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() == 0, table
+    assert not list(Path(runtime.settings.archive).rglob("*.part"))
+    s = run_intake(runtime)  # the next run does the whole job
+    assert (s.accepted, s.imported) == (2, 4)
