@@ -64,11 +64,13 @@ def check_size(data: bytes, file_name: str, limits: Limits) -> None:
                         f"{_mb(limits.max_bytes)} (TOWNSHIP_MAX_FILE_MB)")
 
 
-def check_grid(rows: int, columns: int, where: str, file_name: str, limits: Limits) -> None:
+def check_grid(rows: int, columns: int, where: str, file_name: str, limits: Limits, *, so_far: bool = False) -> None:
+    """so_far: counted while reading (reading stops at the first excess): the file holds at least that."""
+    least = "at least " if so_far else ""
     if rows > limits.max_rows:
-        raise too_large(file_name, f"{rows:,} rows ({where})", f"{limits.max_rows:,} rows (TOWNSHIP_MAX_ROWS)")
+        raise too_large(file_name, f"{least}{rows:,} rows ({where})", f"{limits.max_rows:,} rows (TOWNSHIP_MAX_ROWS)")
     if columns > limits.max_columns:
-        raise too_large(file_name, f"{columns:,} columns ({where})",
+        raise too_large(file_name, f"{least}{columns:,} columns ({where})",
                         f"{limits.max_columns:,} columns (TOWNSHIP_MAX_COLUMNS)")
 
 
@@ -146,7 +148,7 @@ def _check_part(data: bytes, info: zipfile.ZipInfo, file_name: str, limits: Limi
         cols = set(_CELL_COLUMN.findall(text))
         if cols:
             max_col = max(max_col, max(_column_number(c) for c in cols))
-        check_grid(max(rows, max_row), max_col, name, file_name, limits)
+        check_grid(max(rows, max_row), max_col, name, file_name, limits, so_far=True)
     return size
 
 
@@ -189,4 +191,4 @@ def check_csv(data: bytes, file_name: str, limits: Limits) -> None:
     check_size(data, file_name, limits)
     lines = data.count(b"\n")
     if lines > limits.max_rows:
-        check_grid(lines, 0, "lines", file_name, limits)
+        check_grid(lines, 0, "lines", file_name, limits)  # counted whole: exact

@@ -137,7 +137,7 @@ def _csv_grid(data: bytes, file_name: str, limits: Limits) -> tuple[list[list], 
     try:
         for row in reader:
             if len(row) > limits.max_columns:
-                check_grid(len(rows), len(row), f"line {reader.line_num}", file_name, limits)
+                check_grid(len(rows), len(row), f"line {reader.line_num}", file_name, limits)  # exact: that row
             rows.append(row)
             lines.append(reader.line_num)  # the line a record ends on: exact unless a cell spans lines
     except csv.Error as e:
