@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import logging
 import os
 import posixpath
 import stat
@@ -27,6 +28,7 @@ from township.text import printable
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 UNKNOWN_FOLDER = "_unknown"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -199,8 +201,10 @@ def _read_local(base: Path, source: str, max_bytes: int) -> bytes:
         for part in parts[:-1]:
             try:
                 nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            except OSError as e:  # ELOOP / ENOTDIR: a link where a folder was
-                raise _Refused("directory link") from e
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):  # a link where a folder was
+                    raise _Refused("directory link") from e
+                raise
             os.close(fd)
             fd = nfd
         try:
@@ -254,6 +258,11 @@ def fetch(root: str, rows: pd.DataFrame, max_bytes: int | None = None) -> list[I
                 raise _Refused(kind, size)
             data = _read_local(local, source, max_bytes) if local is not None else _read_fsspec(
                 fs, f"{base}/{source}", max_bytes)
+        except OSError as e:
+            # gone since the listing (an editor's temporary file), or not readable by the pipeline: left
+            # for the next run, which lists it again; it must not stop the others
+            log.warning("inbox file %s not read, left for the next run: %s", path, e)
+            continue
         except _Refused as r:
             conflict = _refusal(path, name, r.kind, r.size, max_bytes)
             # identity of the refusal (what was found where, when), not of content that was never read

@@ -132,6 +132,16 @@ def test_a_file_swapped_for_a_link_after_listing_is_not_followed(runtime, tmp_pa
     assert item.refused is not None and item.refused.code == "E_FILE_NOT_REGULAR" and item.data == b""
 
 
+def test_a_file_gone_or_unreadable_since_the_listing_is_left_for_the_next_run(runtime):
+    from tasks.inbox import fetch, list_inbox
+
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    gone = write_csv(inbox(runtime), "finance", "~tmp.csv", FISCAL, period="2021-09")
+    listing = list_inbox(runtime.settings.inbox)
+    gone.unlink()
+    assert [i.name for i in fetch(runtime.settings.inbox, listing)] == ["sept.csv"]
+
+
 # --- issue 15 item 3: empty and missing inbox ---
 
 def test_an_empty_inbox_is_nothing_new(runtime):
