@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import json
 import logging
 import os
 import posixpath
@@ -344,6 +345,33 @@ def list_archive(root: str) -> pd.DataFrame:
         sha, _, name = parts[2].partition("-")
         rows.append((rel, parts[0], sha, name))
     return pd.DataFrame(rows, columns=cols)
+
+
+REFUSAL_CODES = ("E_FILE_NOT_REGULAR", "E_FILE_TOO_LARGE")
+
+
+def refused_items(root: str) -> list[Incoming]:
+    """The files refused unread (fetch): only their receipts are archived, and a rebuild replays them from
+    there, so a rebuilt warehouse holds their rejections too."""
+    fs, base = _fs(root)
+    if not fs.exists(base):
+        return []
+    out = []
+    for full in fs.glob(f"{base}/*/*/*.receipt.json"):
+        raw = full[: -len(".receipt.json")]
+        if fs.exists(raw):
+            continue
+        r = json.loads(fs.cat_file(full))
+        first = (r.get("conflicts") or [{}])[0]
+        if first.get("code") not in REFUSAL_CODES:
+            continue
+        path = r.get("path") or r["file"]
+        parts = path.split("/")
+        conflict = Conflict(first["code"], file_name=r["file"], found=first.get("found"),
+                            expected=first.get("expected"))
+        out.append(Incoming(path, parts[0] if len(parts) > 1 else "", r["file"], 0,
+                            int(pd.Timestamp(r["received_at"]).value), r["sha256"], b"", conflict))
+    return out
 
 
 def read_archived(root: str, relpath: str) -> bytes:

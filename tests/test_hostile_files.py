@@ -105,6 +105,28 @@ def test_links_fifos_and_sockets_get_a_receipt_and_nothing_of_them_is_read(runti
     assert (again.files_new, again.duplicates) == (0, 0)
 
 
+def test_a_rebuild_replays_refused_files_from_their_receipts(runtime, tmp_path):
+    from tasks.rebuild import compare_warehouses, rebuild_into
+    from township.periods import Period
+    from warehouse.runtime import open_runtime
+
+    write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
+    _plant_specials(runtime, tmp_path)
+    huge = inbox(runtime) / "finance" / "huge.csv"
+    huge.parent.mkdir()
+    with open(huge, "wb") as f:
+        f.truncate(30 * 2**20)
+    _run_with_deadline(runtime)
+    target = open_runtime(warehouse_url=f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    try:
+        summary = rebuild_into(target, runtime.settings.archive, Period(2021, 11))
+        assert summary.rejected == 5
+        diff = compare_warehouses(runtime.engine, target.engine)
+        assert diff["identical"], diff
+    finally:
+        target.engine.dispose()
+
+
 def test_links_are_not_followed_through_fsspec_either(runtime, tmp_path, monkeypatch):
     import tasks.inbox
 
