@@ -155,6 +155,14 @@ def list_inbox(root: str) -> pd.DataFrame:
     df = pd.DataFrame({"source": pd.Series(cols[0], dtype="object"), "path": pd.Series(cols[1], dtype="str"),
                        "size": pd.Series(cols[2], dtype="int64"), "mtime_ns": pd.Series(cols[3], dtype="int64"),
                        "kind": pd.Series(cols[4], dtype="str")})
+    dup = df["path"].duplicated(keep=False).tolist()
+    if any(dup):  # 'a\xff.csv' named so, and a name with the byte 0xff: each keeps a path of its own
+        def tagged(p: str, src: str) -> str:  # a tag before the suffix, which tells the reader the file type
+            stem, suffix = posixpath.splitext(p)
+            return f"{stem}~{hashlib.sha256(os.fsencode(src)).hexdigest()[:8]}{suffix}"
+
+        df["path"] = pd.Series([tagged(p, src) if d and p != src else p
+                                for p, src, d in zip(df["path"], df["source"], dup)], dtype="str", index=df.index)
     parts = [p.split("/") for p in df["path"]]
     df["folder"] = pd.Series([p[0] if len(p) > 1 else "" for p in parts], dtype="str", index=df.index)
     df["name"] = pd.Series([p[-1] for p in parts], dtype="str", index=df.index)

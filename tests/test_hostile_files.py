@@ -193,8 +193,12 @@ def test_long_chinese_and_undecodable_names_get_receipts_and_do_not_stop_others(
     os.makedirs(os.path.dirname(bad), exist_ok=True)
     src = write_csv(inbox(runtime), "econ", "tmp.csv", [("industrial_output", 5, 50)], period="2021-09")
     os.rename(src, bad)
+    # the same name once more, written out: its printable form is the other's, yet each is its own file
+    write_csv(inbox(runtime), "econ", "bad\\xff\\xfename.csv", [("industrial_output", 6, 56)], period="2021-09")
     s = run_intake(runtime)
-    assert loaded_files(runtime) == {"sept.csv", long_zh, "bad\\xff\\xfename.csv"}
+    bad_names = sorted(r["file"] for r in s.receipts if r["file"].startswith("bad\\xff\\xfename"))
+    assert len(bad_names) == 2 and bad_names[0] == "bad\\xff\\xfename.csv"
+    assert {"sept.csv", long_zh, *bad_names} == loaded_files(runtime)
     assert receipt_of(s, long_bytes)["status"] == "rejected"
     for p in Path(runtime.settings.archive).rglob("*"):
         assert len(p.name.encode()) <= 200, p.name
