@@ -102,7 +102,10 @@ def _walk_local(base: Path) -> list[tuple[str, str, int, int, str]]:
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             if ignored(name):
                 continue
-            st = os.lstat(os.path.join(dirpath, name))
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:  # gone since the folder was read (an editor's temporary file)
+                continue
             kind = "directory link" if name in dirnames else _kind(st.st_mode)
             rel = name if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{name}"
             out.append((rel, printable(rel), st.st_size, st.st_mtime_ns, kind))
@@ -125,7 +128,7 @@ def _walk_fsspec(fs, base: str) -> list[tuple[str, str, int, int, str]]:  # noqa
             m = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
             if isinstance(m, dt.datetime):
                 m = m.timestamp()
-            kind = ("directory link" if info["type"] == "directory link" else "symlink" if info.get("islink")
+            kind = ("directory link" if info.get("type") == "directory link" else "symlink" if info.get("islink")
                     else "file" if info.get("type") == "file" else "other")
             rel = f"{rel_dir}/{name}" if rel_dir else name
             size = int(info.get("size") or 0) if kind == "file" else 0  # a link's size is its target's
