@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test install serve bench clean docs
+.PHONY: run test install serve bench faults clean docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ serve: $(STAMP)
 ## bench: the scale benchmarks (never part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## faults: kill, crash and starve intake, then check nothing was lost or doubled (writes bench/FAULTS.md)
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults
 
 docs: $(STAMP)
 	$(BIN)/python -m warehouse.docs > docs/warehouse.md

@@ -1,19 +1,42 @@
-"""Archiving a batch: every read file's raw bytes, write-once, before anything is stored."""
+"""Archiving a batch: every read file's raw bytes, write-once, before anything is stored.
+
+A file that cannot be archived (a full disk, a name the archive's filesystem refuses) is deferred
+alone: it is not loaded, not marked seen, and the next run takes it again; the rest go on.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+
 from tasks.inbox import archive, archive_relpath
 from tasks.read_files import FileRead
+from township.conflicts import Conflict
+
+log = logging.getLogger(__name__)
 
 
-def archive_reads(archive_root: str, reads: list[FileRead]) -> dict[str, str]:
-    """Archive every read file's raw bytes (write-once) before anything is stored; sha256 → relpath.
+@dataclass
+class Archived:
+    paths: dict[str, str] = field(default_factory=dict)  # sha256 → relpath in the archive
+    failed: dict[str, Conflict] = field(default_factory=dict)  # sha256 → why it could not be archived
+
+
+def archive_reads(archive_root: str, reads: list[FileRead]) -> Archived:
+    """Archive every read file's raw bytes (write-once) before anything is stored.
     A file refused for its folder is kept under no reporter (its folder names none)."""
-    out = {}
+    out = Archived()
     for r in reads:
         it = r.item
         reporter = it.folder if r.conflict is None or r.conflict.code != "E_WRONG_FOLDER" else ""
         relpath = archive_relpath(reporter, r.period, it.sha256, it.name)
-        # a file refused unread (a link, a FIFO, too large) has nothing to keep: only its receipt goes here
-        out[it.sha256] = relpath if it.refused is not None else archive(archive_root, relpath, it.data)
+        if it.refused is not None:  # refused unread (a link, a FIFO, too large): nothing to keep but its receipt
+            out.paths[it.sha256] = relpath
+            continue
+        try:
+            out.paths[it.sha256] = archive(archive_root, relpath, it.data)
+        except OSError as e:
+            log.warning("%s not archived, deferred to the next run: %s", it.path, e)
+            out.failed[it.sha256] = Conflict("E_ARCHIVE_FAILED", file_name=it.name,
+                                             found=f"{type(e).__name__}: {e.strerror or e}")
     return out

@@ -20,6 +20,7 @@ from township.catalog import Catalog
 from township.periods import Period
 
 ACCEPTED, WITH_WARNINGS, REJECTED, DUPLICATE = "accepted", "accepted_with_warnings", "rejected", "duplicate"
+DEFERRED = "deferred"  # could not be archived: nothing stored, taken again next run
 
 
 def run_frame(reads: list[FileRead]) -> pd.DataFrame:

@@ -328,17 +328,27 @@ def archive(root: str, relpath: str, data: bytes) -> str:
 
 
 def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
-    """Write a text file next to an archived file (receipts); rewritten when the receipt is."""
+    """Write a text file next to an archived file (receipts), atomically: a reader (or a run that is
+    killed meanwhile) sees the old file or the whole new one, never a part or an empty file."""
     local = _local(root)
+    tmp_suffix = f"{suffix}.tmp-{os.getpid()}"
     if local is not None:
-        full = local / f"{relpath}{suffix}"
-        full.parent.mkdir(parents=True, exist_ok=True)  # a refused file's receipt has no archived file beside
-        full.write_text(text, encoding="utf-8")
+        tmp = local / f"{relpath}{tmp_suffix}"
+        tmp.parent.mkdir(parents=True, exist_ok=True)  # a refused file's receipt has no archived file beside
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, local / f"{relpath}{suffix}")
+        finally:
+            tmp.unlink(missing_ok=True)
         return
     fs, base = _fs(root)
     fs.makedirs(posixpath.dirname(f"{base}/{relpath}"), exist_ok=True)
-    with fs.open(f"{base}/{relpath}{suffix}", "w", encoding="utf-8") as f:
+    with fs.open(f"{base}/{relpath}{tmp_suffix}", "w", encoding="utf-8") as f:
         f.write(text)
+    fs.mv(f"{base}/{relpath}{tmp_suffix}", f"{base}/{relpath}{suffix}")
 
 
 def list_archive(root: str) -> pd.DataFrame:
@@ -351,8 +361,8 @@ def list_archive(root: str) -> pd.DataFrame:
     for full in fs.find(base):
         rel = full[len(base) + 1:]
         parts = rel.split("/")
-        if len(parts) != 3 or rel.endswith((".receipt.json", ".receipt.md", ".part")):
-            continue
+        if len(parts) != 3 or rel.endswith((".receipt.json", ".receipt.md", ".part")) or ".tmp-" in parts[2]:
+            continue  # receipts, and half-written files a killed run left
         sha, _, name = parts[2].partition("-")
         rows.append((rel, parts[0], sha, name))
     return pd.DataFrame(rows, columns=cols)

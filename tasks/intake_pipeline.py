@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from tasks.archiving import archive_reads
+from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
 from tasks.inbox import Incoming
 from tasks.load import ContextFn, load, warehouse_context
 from tasks.pipeline import PLAIN, Step, StepRunner
 from tasks.pull import Pulled, batch_of, pull
 from tasks.read_files import FileRead, read_many
-from tasks.receipts import IntakeSummary, write_receipts
+from tasks.receipts import IntakeSummary, deferred_summary, write_receipts
 from township.catalog import Catalog
 from township.periods import Period
 from warehouse.intake_io import LoadResult
@@ -36,7 +36,7 @@ def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextF
     return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz)
 
 
-def _load(rt: Runtime, reviewed: Reviewed, archived: dict[str, str], part: Pulled) -> LoadResult:
+def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> LoadResult:
     return load(rt, reviewed, archived, part)
 
 
@@ -79,10 +79,14 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
         archived = run(ARCHIVE, s.archive, reads)
         for r in reads:
             r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
+        if archived.failed:  # deferred alone: not reviewed, not loaded, not marked seen; retried next run
+            summary.merge(deferred_summary(reads, archived))
+            reads = [r for r in reads if r.item.sha256 not in archived.failed]
+            batch = [i for i in batch if i.sha256 not in archived.failed]
         reviewed = run(REVIEW, rt, reads, today)
         part = batch_of(pulled, batch, last=n == len(batches))
         result = run(LOAD, rt, reviewed, archived, part)
-        summary.merge(run(RECEIPTS, receipts_root or s.archive, reviewed, archived, result, part))
+        summary.merge(run(RECEIPTS, rt, receipts_root or s.archive, result, part))
         logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
     return summary
 

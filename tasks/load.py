@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 from sqlalchemy import inspect
 
+from tasks.archiving import Archived
 from tasks.batch_review import Reviewed
 from tasks.pull import Pulled
 from warehouse.intake_io import LoadResult, current_values, load_run
@@ -29,7 +30,7 @@ def warehouse_context(rt: Runtime) -> ContextFn:
     return fetch_context
 
 
-def load(rt: Runtime, reviewed: Reviewed, archived: dict[str, str], pulled: Pulled) -> LoadResult:
+def load(rt: Runtime, reviewed: Reviewed, archived: Archived, pulled: Pulled) -> LoadResult:
     """Submissions (with their archive paths), conflicts, accepted values and inbox rows, in one transaction."""
-    subs = reviewed.submissions.assign(archive_path=reviewed.submissions["sha256"].map(archived))
+    subs = reviewed.submissions.assign(archive_path=reviewed.submissions["sha256"].map(archived.paths))
     return load_run(rt.engine, subs, reviewed.conflicts, reviewed.values, pulled.inbox_rows, now_utc())

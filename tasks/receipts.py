@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from tasks.batch_review import ACCEPTED, DUPLICATE, REJECTED, WITH_WARNINGS, Reviewed
+from tasks.archiving import Archived
+from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, REJECTED, WITH_WARNINGS
 from tasks.inbox import write_beside
 from tasks.pull import Pulled
-from warehouse.intake_io import LoadResult
+from warehouse.intake_io import LoadResult, mark_receipts_written, pending_receipts
+from warehouse.publish_io import now_utc
+from warehouse.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def conflicts_by_file(conflicts: pd.DataFrame) -> dict[str, list[dict]]:
@@ -29,18 +35,20 @@ def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None
     mine = conflicts if isinstance(conflicts, list) else conflicts_by_file(
         conflicts[conflicts["sha256"] == sub["sha256"]]).get(sub["sha256"], [])
     counts = counts or {}
+    on_time = sub.get("on_time")
     return {
         "file": sub["file_name"], "path": sub.get("path", ""), "sha256": sub["sha256"],
         "reporter": sub["reporter_code"] or sub["inbox_folder"], "period": sub["period"] or None,
         "received_at": pd.Timestamp(sub["received_at"]).isoformat(), "status": sub["status"],
-        "on_time": None if sub.get("on_time") is None else bool(sub["on_time"]),
+        "on_time": None if on_time is None or on_time != on_time else bool(on_time),
         "counts": {"imported": int(counts.get("imported", 0)), "updated": int(counts.get("updated", 0)),
                    "unchanged": int(counts.get("unchanged", 0)), "rejected": int(sub.get("rejected", 0))},
         "conflicts": mine,
     }
 
 
-STATUS_ZH = {ACCEPTED: "已接收", WITH_WARNINGS: "已接收（有提示）", REJECTED: "已退回", DUPLICATE: "重复文件"}
+STATUS_ZH = {ACCEPTED: "已接收", WITH_WARNINGS: "已接收（有提示）", REJECTED: "已退回", DUPLICATE: "重复文件",
+             DEFERRED: "暂缓（下次重试）"}
 
 
 def receipt_markdown(r: dict) -> str:
@@ -81,12 +89,15 @@ class IntakeSummary:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
+    receipts_completed: int = 0  # receipts an earlier run committed but did not write, written now
+    receipts_pending: int = 0  # receipts that could not be written now (the next run writes them)
+    deferred: int = 0  # files that could not be archived: nothing stored, taken again next run
     receipts: list[dict] = field(default_factory=list)
 
     def merge(self, other: IntakeSummary) -> None:
         """Add a batch's outcome (the listing counts stay the run's)."""
         for k in ("accepted", "accepted_with_warnings", "rejected", "skipped_other_run", "imported", "updated",
-                  "unchanged"):
+                  "unchanged", "receipts_completed", "receipts_pending", "deferred"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.receipts.extend(other.receipts)
 
@@ -94,29 +105,64 @@ class IntakeSummary:
         return {k: v for k, v in self.__dict__.items() if k != "receipts"}
 
 
-def write_receipts(receipts_root: str, reviewed: Reviewed, archived: dict[str, str], result: LoadResult,
-                   pulled: Pulled) -> IntakeSummary:
-    """Receipts (JSON + Markdown) beside each archived file, and the batch's summary."""
+def _utc(t) -> pd.Timestamp:  # noqa: ANN001 - a datetime from either database
+    ts = pd.Timestamp(t)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: Pulled) -> IntakeSummary:
+    """Write every pending receipt (JSON + Markdown beside the archived file) from the warehouse, where
+    the load committed it, and mark it written; summarise this batch. Pending includes receipts a
+    stopped run or a full disk left unwritten: every run completes them. A receipt that cannot be
+    written now stays pending (logged), and the rest are written."""
     s = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                       duplicates=len(pulled.duplicates), skipped_other_run=len(result.skipped))
-    counts = result.counts.set_index("sha256").to_dict("index") if not result.counts.empty else {}
-    loaded = set(result.submission_ids)
-    by_file = conflicts_by_file(reviewed.conflicts)
-    for sub in reviewed.submissions.to_dict("records"):  # one per file: small
-        if sub["sha256"] not in loaded:
+    subs, conflicts = pending_receipts(rt.engine)
+    by_sub: dict[int, list[dict]] = {}
+    cols = [c for c in conflicts.columns if c != "submission_id"]
+    for sid, *values in zip(conflicts["submission_id"], *(conflicts[c].tolist() for c in cols)):
+        by_sub.setdefault(sid, []).append({k: (None if v is None or v != v else v) for k, v in zip(cols, values)})
+    this_batch = set(result.submission_ids.values())
+    written = []
+    for sub in subs.to_dict("records"):  # one per file: small
+        sub["received_at"] = _utc(sub["received_at"])
+        sub["path"] = sub["path"] or sub["file_name"]
+        r = receipt(sub, by_sub.get(sub["id"], []), sub)
+        r["submission_id"] = int(sub["id"])
+        try:
+            write_beside(receipts_root, sub["archive_path"], ".receipt.json",
+                         json.dumps(r, ensure_ascii=False, indent=1, default=str))
+            write_beside(receipts_root, sub["archive_path"], ".receipt.md", receipt_markdown(r))
+        except OSError as e:
+            log.warning("receipt of %s not written, kept pending for the next run: %s", sub["path"], e)
+            s.receipts_pending += 1
+        else:
+            written.append(int(sub["id"]))
+            s.receipts_completed += int(sub["id"]) not in this_batch
+        if int(sub["id"]) not in this_batch:
             continue
-        r = receipt(sub, by_file.get(sub["sha256"], []), counts.get(sub["sha256"]))
-        r["submission_id"] = result.submission_ids[sub["sha256"]]
-        write_beside(receipts_root, archived[sub["sha256"]], ".receipt.json",
-                     json.dumps(r, ensure_ascii=False, indent=1, default=str))
-        write_beside(receipts_root, archived[sub["sha256"]], ".receipt.md", receipt_markdown(r))
         s.receipts.append(r)
-        key = sub["status"]
-        setattr(s, key, getattr(s, key) + 1)
+        setattr(s, sub["status"], getattr(s, sub["status"]) + 1)
         for c in ("imported", "updated", "unchanged"):
             setattr(s, c, getattr(s, c) + r["counts"][c])
+    mark_receipts_written(rt.engine, written, now_utc())
     for it in pulled.duplicates:
         s.receipts.append({"file": it.name, "path": it.path, "sha256": it.sha256, "status": DUPLICATE,
                            "reporter": it.folder, "period": None, "conflicts": [],
+                           "counts": {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}})
+    return s
+
+
+def deferred_summary(reads: list, archived: Archived) -> IntakeSummary:
+    """The files a batch could not archive, as run-summary entries (there is no archived copy to put
+    a receipt beside; the next run that archives them writes their receipts)."""
+    s = IntakeSummary()
+    for r in reads:
+        c = archived.failed.get(r.item.sha256)
+        if c is None:
+            continue
+        s.deferred += 1
+        s.receipts.append({"file": r.item.name, "path": r.item.path, "sha256": r.item.sha256, "status": DEFERRED,
+                           "reporter": r.item.folder, "period": r.period, "conflicts": [c.as_record()],
                            "counts": {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}})
     return s

@@ -11,7 +11,6 @@ import math
 import pandas as pd
 
 from township.conflicts import CODES, Conflict
-from tasks.gx import validate_frame
 from township.catalog import Catalog
 from township.periods import Period
 
@@ -77,6 +76,8 @@ def conflicts_from_failures(df: pd.DataFrame, failures: list, catalog: Catalog) 
 
 def review(df: pd.DataFrame, catalog: Catalog, today: Period) -> pd.DataFrame:
     """Validate the whole enriched frame in one GX validation; return the conflicts found."""
+    from tasks.gx import validate_frame  # Great Expectations loads in seconds: only when there is a batch to check
+
     failures = validate_frame(df, SUITE, "source_row", suite_parameters(catalog, today))
     return conflicts_from_failures(df, failures, catalog)
 

@@ -46,9 +46,20 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/postgres"
 
-    def stop(self) -> None:
+    def crash(self) -> None:
+        """Stop at once, as a power cut would (`pg_ctl stop -m immediate`), keeping the data."""
         _run_as(self.user, [str(_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"],
                 check=False)
+
+    def start(self) -> None:
+        """Start (again) on the same data folder and port."""
+        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        _run_as(self.user, [str(_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-o", opts,
+                            "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"])
+
+    def stop(self) -> None:
+        self.crash()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -69,10 +80,7 @@ def start_postgres() -> PostgresServer:
     try:
         _run_as(user, [str(bindir / "initdb"), "-D", str(root / "data"), "-U", user, "-A", "trust",
                        "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        _run_as(user, [str(bindir / "pg_ctl"), "-D", str(root / "data"), "-o", opts,
-                       "-l", str(root / "server.log"), "-w", "-t", "60", "start"])
+        PostgresServer(root, port, user).start()
     except subprocess.CalledProcessError as e:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)

@@ -189,7 +189,7 @@ def test_running_twice_and_concurrent_runs_load_once(runtime):
     reviewed = review_run(reads, runtime.catalog, warehouse_context(runtime), Period(2021, 11), runtime.settings.tz)
     result = load(runtime, reviewed, archived, pulled)
     assert result.skipped == [items[0].sha256] and result.submission_ids == {}
-    summary = write_receipts(runtime.settings.archive, reviewed, archived, result, pulled)
+    summary = write_receipts(runtime, runtime.settings.archive, result, pulled)
     assert summary.skipped_other_run == 1
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM submission")).scalar_one() == 1

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from warehouse.catalog_sync import sync_catalog
-from warehouse.engine import current_revision, make_engine, upgrade
+from warehouse.engine import current_revision, head_revision, make_engine, upgrade
 from warehouse.views import VIEWS
 
 
@@ -19,7 +19,7 @@ def test_upgrade_creates_every_table_and_view_on_an_empty_database(warehouse_url
     insp = inspect(engine)
     assert {"submission", "value_history", "snapshot", "snapshot_value", "conflict"} <= set(insp.get_table_names())
     assert {v.name for v in VIEWS} <= set(insp.get_view_names())
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
     engine.dispose()
 
 
@@ -36,10 +36,13 @@ def test_upgrade_from_previous_revision_keeps_data(warehouse_url, catalog):
             {"t": now})
     assert "snapshot" not in inspect(engine).get_table_names()
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT reporter_code, period, file_name FROM submissions")).all()
+        receipts = conn.execute(text("SELECT path, receipt_written_at IS NOT NULL FROM submission")).all()
     assert rows == [("econ", "2021-10", "f.xlsx")]
+    # loaded before receipts were committed with the load: its receipt was written then, not pending now
+    assert [tuple(r) for r in receipts] == [("econ/f.xlsx", True)]
     engine.dispose()
 
 

@@ -23,6 +23,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E_FILE_TOO_LARGE": (ERROR, "文件过大，未读取：{found}，上限为 {expected}",
                          "file too large, not read: {found}; the limit is {expected}"),
     "E_FILE_UNREADABLE": (ERROR, "文件无法读取：{found}", "file cannot be read: {found}"),
+    "E_ARCHIVE_FAILED": (ERROR, "文件暂未能存档（{found}），未入库，将在下次运行时自动重试",
+                         "file could not be archived ({found}); nothing of it is stored, it is retried on the next run"),
     "E_NO_TABLE": (ERROR, "未找到报表表头（需含“指标代码”和“本月”或“1-本月累计”）",
                    "no table header found (needs 指标代码 and 本月 or 1-本月累计)"),
     "E_NO_PERIOD": (ERROR, "未填写报告期", "the form has no 报告期 (period)"),

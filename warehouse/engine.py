@@ -79,6 +79,13 @@ def schema_lock(engine: Engine) -> Iterator[None]:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
 
 
+def head_revision() -> str:
+    """The newest migration's revision: what `upgrade` brings a warehouse to."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -30,12 +30,15 @@ def seen_files(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "size", "mtime_ns", "sha256"])
 
 
+IN_CHUNK = 5000  # values per IN list (SQLite allows 32,766 bound values)
+
+
 def _existing(conn: Connection, column, values: list) -> set:  # noqa: ANN001 - a mapped column
     """Which of `values` the column already holds (asked in chunks: IN lists have limits)."""
     found: set = set()
-    for i in range(0, len(values), 5000):
+    for i in range(0, len(values), IN_CHUNK):
         found.update(conn.execute(select(column).where(column.in_(bindparam("v", expanding=True))),
-                                  {"v": values[i:i + 5000]}).scalars())
+                                  {"v": values[i:i + IN_CHUNK]}).scalars())
     return found
 
 
@@ -205,7 +208,7 @@ def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) 
     if subs.empty:
         return {}
     cols = ["sha256", "inbox_folder", "reporter_code", "township_code", "period", "file_name", "archive_path",
-            "received_at", "status", "on_time", "imported", "updated", "unchanged", "rejected"]
+            "path", "received_at", "status", "on_time", "imported", "updated", "unchanged", "rejected"]
     data = {c: subs[c].tolist() for c in cols}
     rows = [dict(zip(cols, vals), processed_at=now) for vals in zip(*(data[c] for c in cols))]
     for r in rows:
@@ -218,6 +221,39 @@ def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) 
     result = conn.execute(insert(Submission).returning(Submission.id, Submission.sha256,
                                                        sort_by_parameter_order=True), fit_rows(Submission.__table__, rows))
     return {sha: sid for sid, sha in result.all()}
+
+
+RECEIPT_COLUMNS = ["id", "sha256", "inbox_folder", "reporter_code", "period", "file_name", "path", "archive_path",
+                   "received_at", "status", "on_time", "imported", "updated", "unchanged", "rejected"]
+CONFLICT_COLUMNS = ["submission_id", "code", "severity", "sheet", "cell", "indicator_code", "expected", "found",
+                    "note", "message_zh", "message_en"]
+
+
+def pending_receipts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Submissions whose receipt files are not written yet (from this run or one that stopped before
+    writing them), oldest first, and their conflicts in the order found."""
+    with engine.connect() as conn:
+        subs = pd.DataFrame(conn.execute(
+            select(*(getattr(Submission, c) for c in RECEIPT_COLUMNS))
+            .where(Submission.receipt_written_at.is_(None)).order_by(Submission.id)).all(), columns=RECEIPT_COLUMNS)
+        if subs.empty:
+            return subs, pd.DataFrame(columns=CONFLICT_COLUMNS)
+        rows = []
+        ids = subs["id"].tolist()
+        for i in range(0, len(ids), IN_CHUNK):
+            rows += conn.execute(select(*(getattr(Conflict, c) for c in CONFLICT_COLUMNS))
+                                 .where(Conflict.submission_id.in_(ids[i:i + IN_CHUNK])).order_by(Conflict.id)).all()
+    return subs, pd.DataFrame(rows, columns=CONFLICT_COLUMNS)
+
+
+def mark_receipts_written(engine: Engine, ids: list[int], at: dt.datetime) -> None:
+    """Record that these submissions' receipt files exist (idempotent: rewriting them gives the same files)."""
+    if not ids:
+        return
+    with engine.begin() as conn:
+        for i in range(0, len(ids), IN_CHUNK):
+            conn.execute(update(Submission).where(Submission.id.in_(ids[i:i + IN_CHUNK]))
+                         .values(receipt_written_at=at))
 
 
 def _insert_conflicts(conn: Connection, conflicts: pd.DataFrame, ids: dict[str, int]) -> None:

@@ -110,6 +110,7 @@ class Submission(Base):
     period: Mapped[str | None] = mapped_column(PERIOD)
     file_name: Mapped[str] = mapped_column(String(512))
     archive_path: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str | None] = mapped_column(String(1024))  # where it lay in the inbox, e.g. 'invest/十月.xlsx'
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     # accepted | accepted_with_warnings | rejected
@@ -119,6 +120,8 @@ class Submission(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # when its receipt files were written; NULL: pending (the next run writes them from these rows)
+    receipt_written_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     __table_args__ = (Index("ix_submission_reporter_period", "reporter_code", "period"),)
 
 

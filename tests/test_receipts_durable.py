@@ -1,0 +1,106 @@
+"""Receipts are committed with the load and written from the warehouse, so none is ever lost; one file
+that cannot be archived or answered never stops the others (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tasks import intake_pipeline
+from tasks.pipeline import PLAIN, Step
+from tests.intake_helpers import run_intake, write_csv
+from township.periods import Period
+
+SEPT = [("investment_funds", 1.0, 8.0), ("projects_signed", 2, 15)]
+
+
+class StopBefore:
+    """A runner that dies when it reaches one step, as a run killed there would (the load committed)."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    def __call__(self, step: Step, *args):  # noqa: ANN002, ANN204
+        if step is self.step:
+            raise KeyboardInterrupt(f"killed before {step.name}")
+        return PLAIN(step, *args)
+
+    def map(self, step: Step, items, *args):  # noqa: ANN001, ANN002, ANN201
+        return PLAIN.map(step, items, *args)
+
+
+def receipts_in(archive: Path) -> list[Path]:
+    return sorted(p for p in archive.rglob("*.receipt.json") if p.is_file())
+
+
+def pending(rt) -> int:
+    with rt.engine.connect() as conn:
+        return conn.execute(text("SELECT COUNT(*) FROM submission WHERE receipt_written_at IS NULL")).scalar_one()
+
+
+def test_a_run_stopped_after_the_load_leaves_receipts_that_the_next_run_writes(runtime):
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    write_csv(inbox, "agri", "bad.csv", [("fiscal_revenue", 1, 2)], period="2021-09")  # not agri's indicator
+    try:
+        intake_pipeline.run_intake(runtime, StopBefore(intake_pipeline.RECEIPTS), today=Period(2021, 11))
+    except KeyboardInterrupt:
+        pass
+    assert receipts_in(archive) == [] and pending(runtime) == 3  # loaded, not yet answered
+
+    s = run_intake(runtime)  # nothing new in the inbox: the run completes the missing receipts
+    assert (s.files_new, s.receipts_completed, s.receipts_pending) == (0, 3, 0)
+    assert pending(runtime) == 0
+    got = {json.loads(p.read_text(encoding="utf-8"))["path"]: json.loads(p.read_text(encoding="utf-8"))
+           for p in receipts_in(archive)}
+    assert set(got) == {"invest/sept.csv", "finance/sept.csv", "agri/bad.csv"}
+    assert got["invest/sept.csv"]["status"] == "accepted" and got["invest/sept.csv"]["counts"]["imported"] == 2
+    bad = got["agri/bad.csv"]
+    assert bad["status"] == "rejected" and bad["conflicts"][0]["code"] == "E_INDICATOR_NOT_OWNED"
+    assert bad["conflicts"][0]["cell"]  # names the cell, as a receipt written in the run would
+    assert run_intake(runtime).receipts_completed == 0  # written once
+
+
+def test_a_receipt_that_cannot_be_written_stays_pending_and_the_others_are_written(runtime):
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    try:
+        intake_pipeline.run_intake(runtime, StopBefore(intake_pipeline.RECEIPTS), today=Period(2021, 11))
+    except KeyboardInterrupt:
+        pass
+    # Something occupies invest's receipt path (as a full or broken disk would refuse the write).
+    raw = next(archive.glob("invest/2021-09/*-sept.csv"))
+    blocker = Path(f"{raw}.receipt.json")
+    blocker.mkdir()
+    s = run_intake(runtime)
+    assert (s.receipts_completed, s.receipts_pending) == (1, 1)
+    assert [p.parent.parent.name for p in receipts_in(archive)] == ["finance"]
+    assert not list(archive.rglob("*.tmp-*"))  # no half-written receipt left behind
+    blocker.rmdir()
+    assert run_intake(runtime).receipts_completed == 1
+    assert json.loads(blocker.read_text(encoding="utf-8"))["status"] == "accepted"
+    assert pending(runtime) == 0
+
+
+def test_a_file_that_cannot_be_archived_is_deferred_alone_and_taken_next_run(runtime):
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    (archive / "invest").write_text("not a folder")  # invest's archive folder cannot be created
+    s = run_intake(runtime)
+    assert (s.accepted, s.deferred) == (1, 1)
+    deferred = next(r for r in s.receipts if r["reporter"] == "invest")
+    assert deferred["status"] == "deferred" and deferred["conflicts"][0]["code"] == "E_ARCHIVE_FAILED"
+    assert "NotADirectoryError" in deferred["conflicts"][0]["found"] or "FileExistsError" in \
+        deferred["conflicts"][0]["found"]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT reporter_code FROM submission")).scalars().all() == ["finance"]
+        assert conn.execute(text("SELECT COUNT(*) FROM inbox_file WHERE path LIKE 'invest/%'")).scalar_one() == 0
+    (archive / "invest").unlink()
+    again = run_intake(runtime)
+    assert (again.files_new, again.accepted, again.deferred) == (1, 1, 0)
+    assert (archive / "invest" / "2021-09").is_dir()
