@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.stopping import stop_promptly_on_sigterm
 from township.catalog import CatalogError
 
 app = typer.Typer(
@@ -78,6 +79,7 @@ def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: Wareho
            partition: Annotated[Optional[str], typer.Option(
                help="only these townships ('taoyuan,xishan') or bucket k of n ('2/4')")] = None) -> None:
     """Pull new files from the inbox, archive them, validate, load what passes, and write receipts."""
+    stop_promptly_on_sigterm()
     from flows.intake import intake as intake_flow
 
     summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)

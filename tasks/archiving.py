@@ -29,9 +29,12 @@ def archive_reads(archive_root: str, reads: list[FileRead]) -> Archived:
     for r in reads:
         it = r.item
         reporter = it.folder if r.conflict is None or r.conflict.code != "E_WRONG_FOLDER" else ""
+        relpath = archive_relpath(reporter, r.period, it.sha256, it.name)
+        if it.refused is not None:  # refused unread (a link, a FIFO, too large): nothing to keep but its receipt
+            out.paths[it.sha256] = relpath
+            continue
         try:
-            out.paths[it.sha256] = archive(archive_root, archive_relpath(reporter, r.period, it.sha256, it.name),
-                                           it.data)
+            out.paths[it.sha256] = archive(archive_root, relpath, it.data)
         except OSError as e:
             log.warning("%s not archived, deferred to the next run: %s", it.path, e)
             out.failed[it.sha256] = Conflict("E_ARCHIVE_FAILED", file_name=it.name,

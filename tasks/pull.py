@@ -49,7 +49,7 @@ def pull(rt: Runtime, partition: str | None = None, received_before: dt.datetime
     if received_before is not None:
         listing = listing[listing["mtime_ns"] < int(received_before.timestamp() * 1e9)]
     todo = unseen(listing, seen_files(rt.engine))
-    items = fetch(inbox, todo)
+    items = fetch(inbox, todo, rt.settings.max_file_bytes)
     known = known_hashes(rt.engine, [i.sha256 for i in items])
     new, dups, first = [], [], set()
     for it in sorted(items, key=lambda i: (i.mtime_ns, i.path)):

@@ -30,8 +30,14 @@ class FileRead:
         return len(self.columns["indicator_code"]) if self.columns else 0
 
 
-def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> FileRead:
-    """Read one file; a file outside a known reporter's folder is refused, saying where it belongs."""
+INBOX = "<inbox>"  # how receipts name the inbox root: never its real location on the server (issue 16)
+
+
+def read_one(item: Incoming, catalog: Catalog, inbox_label: str = INBOX) -> FileRead:
+    """Read one file; a file outside a known reporter's folder is refused, saying where it belongs
+    (relative to the inbox: a receipt does not reveal the server's folders; inbox_label is no longer used)."""
+    if item.refused is not None:  # refused before reading (tasks.inbox.fetch): not a regular file, too large
+        return FileRead(item, None, item.refused)
     try:
         columns = read_form_columns(item.data, item.name)
     except FormError as e:
@@ -44,9 +50,9 @@ def read_one(item: Incoming, catalog: Catalog, inbox_label: str = "<inbox>") -> 
     period = next((p for p in map(_period_or_empty, dict.fromkeys(columns["period_raw"])) if p), None)
     if item.folder not in catalog.reporter_by_code:
         declared = next((d for d in columns["declared_reporter"] if d), "")
-        where = f"{inbox_label}/{declared or '<单位代码>'}/"
-        return FileRead(item, None, Conflict("E_WRONG_FOLDER", file_name=item.name, expected=where,
-                                             found=f"{inbox_label}/{item.path}"), period)
+        return FileRead(item, None, Conflict("E_WRONG_FOLDER", file_name=item.name,
+                                             expected=f"{INBOX}/{declared or '<单位代码>'}/",
+                                             found=f"{INBOX}/{item.path}"), period)
     if not columns["indicator_code"]:
         return FileRead(item, None, Conflict("E_EMPTY", file_name=item.name), period)
     return FileRead(item, columns, None, period)

@@ -17,6 +17,8 @@ import pandas as pd
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from township.conflicts import Conflict, FormError
+from township.settings import get_settings
+from tasks.form_limits import Limits, check_csv, check_grid, check_size, check_workbook
 from tasks.frame import conform
 from tasks.values import cell_text, parse_cells, parse_unit, parse_value
 from township.text import compact, normalize_text
@@ -60,15 +62,22 @@ def read_form(data: bytes, file_name: str) -> pd.DataFrame:
     return conform(pd.DataFrame(read_form_columns(data, file_name)))
 
 
-def read_form_columns(data: bytes, file_name: str) -> dict[str, list]:
+def read_form_columns(data: bytes, file_name: str, limits: Limits | None = None) -> dict[str, list]:
     """read_form as plain column lists (READ_COLUMNS): intake joins a whole batch's files into one
-    frame at once, which is far cheaper than a DataFrame per file (32,000 a province month)."""
+    frame at once, which is far cheaper than a DataFrame per file (32,000 a province month).
+    limits: what a file may hold before it is parsed (default: the settings TOWNSHIP_MAX_*)."""
+    limits = limits or Limits.of(get_settings())
     name = PurePath(file_name).name
     suffix = PurePath(name).suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        sheet, rows, lines = _excel_grid(data, name)
+        if suffix == ".xls":
+            check_size(data, name, limits)  # no compression: its size bounds what the reader holds
+        else:
+            check_workbook(data, name, limits)
+        sheet, rows, lines = _excel_grid(data, name, limits)
     elif suffix in CSV_SUFFIXES:
-        sheet, (rows, lines) = name, _csv_grid(data, name)
+        check_csv(data, name, limits)
+        sheet, (rows, lines) = name, _csv_grid(data, name, limits)
     else:
         raise FormError(Conflict("E_FILE_TYPE", file_name=name, found=suffix or name))
     # in a 报表 an empty row ends the table (notes may follow); a CSV from another system has no
@@ -82,12 +91,17 @@ def _unreadable(file_name: str, why: str) -> FormError:
     return FormError(Conflict("E_FILE_UNREADABLE", file_name=file_name, found=why[:200]))
 
 
-def _excel_grid(data: bytes, file_name: str) -> tuple[str, list[list], list[int]]:
+def _excel_grid(data: bytes, file_name: str, limits: Limits) -> tuple[str, list[list], list[int]]:
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheet = _form_sheet(book)
+        grid = book.get_sheet_by_name(sheet)
+        # before building Python rows (the costly part): a .xls has had no other check of its grid
+        check_grid(grid.total_height, grid.total_width, sheet, file_name, limits)
         # skip_empty_area=False: rows[0][0] is A1 even when the sheet's first cell is lower down
-        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        rows = grid.to_python(skip_empty_area=False)
+    except FormError:
+        raise
     except PasswordError:
         raise _unreadable(file_name, "the workbook is password protected") from None
     except Exception as e:  # calamine raises many types (zip, xml, cfb, encoding) for a damaged file
@@ -107,7 +121,7 @@ def _form_sheet(book: CalamineWorkbook) -> str:
     return meta[0].name
 
 
-def _csv_grid(data: bytes, file_name: str) -> tuple[list[list], list[int]]:
+def _csv_grid(data: bytes, file_name: str, limits: Limits) -> tuple[list[list], list[int]]:
     # one detection over the whole file, among the encodings Chinese offices actually save in:
     # unrestricted, short GBK files are taken for Big5 or CP949 ("无" read as "轟")
     match = charset_normalizer.from_bytes(data, cp_isolation=CSV_ENCODINGS).best() if data.strip() else None
@@ -122,6 +136,8 @@ def _csv_grid(data: bytes, file_name: str) -> tuple[list[list], list[int]]:
     rows, lines = [], []
     try:
         for row in reader:
+            if len(row) > limits.max_columns:
+                check_grid(len(rows), len(row), f"line {reader.line_num}", file_name, limits)  # exact: that row
             rows.append(row)
             lines.append(reader.line_num)  # the line a record ends on: exact unless a cell spans lines
     except csv.Error as e:

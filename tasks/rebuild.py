@@ -11,7 +11,7 @@ import json
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from tasks.inbox import Incoming, list_archive, read_archived
+from tasks.inbox import Incoming, list_archive, read_archived, refused_items
 from tasks.intake_pipeline import intake_batches
 from tasks.pipeline import PLAIN, Step, StepRunner
 from tasks.pull import Pulled
@@ -36,6 +36,7 @@ def archived_items(archive_root: str) -> list[Incoming]:
         parts = path.split("/")
         items.append(Incoming(path=path, folder=parts[0] if len(parts) > 1 else "", name=parts[-1],
                               size=len(data), mtime_ns=int(received.value), sha256=sha, data=data))
+    items += refused_items(archive_root)  # refused unread: replayed from their receipts
     return sorted(items, key=lambda i: (i.mtime_ns, i.path))
 
 

@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")
+    # Limits checked before a file is parsed (a hostile or broken file must not exhaust memory): E_FILE_TOO_LARGE.
+    max_file_mb: float = Field(20, gt=0, description="largest file read from the inbox, in MB (from its size on disk)")
+    max_uncompressed_mb: float = Field(200, gt=0, description="largest total uncompressed size of an .xlsx, in MB")
+    max_compression_ratio: float = Field(200, gt=1, description="largest uncompressed/compressed ratio of an "
+                                         ".xlsx part over 1 MB (a zip bomb's is in the thousands)")
+    max_rows: int = Field(5000, ge=1, description="most rows in a form's sheet or CSV")
+    max_columns: int = Field(100, ge=1, description="most columns in a form's sheet or CSV")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @property
     def tz(self) -> ZoneInfo:

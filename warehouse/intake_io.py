@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 
 from warehouse.models import Conflict, InboxFile, Submission, ValueHistory
+from warehouse.text_fit import fit_column, fit_rows
 
 INTAKE_LOCK_KEY = 0x70776E73  # arbitrary constant: "the intake load" advisory lock
 
@@ -192,9 +193,9 @@ def _upsert_inbox(conn: Connection, rows: pd.DataFrame, now: dt.datetime) -> Non
     new = rows[~rows["path"].isin(existing)]
     old = rows[rows["path"].isin(existing)]
     if not new.empty:
-        conn.execute(insert(InboxFile), [
+        conn.execute(insert(InboxFile), fit_rows(InboxFile.__table__, [
             {"path": p, "size": int(s), "mtime_ns": int(m), "sha256": h, "first_seen_at": now}
-            for p, s, m, h in zip(new["path"], new["size"], new["mtime_ns"], new["sha256"])])
+            for p, s, m, h in zip(new["path"], new["size"], new["mtime_ns"], new["sha256"])]))
     if not old.empty:
         conn.execute(update(InboxFile).where(InboxFile.path == bindparam("p")).values(
             size=bindparam("s"), mtime_ns=bindparam("m"), sha256=bindparam("h")).execution_options(
@@ -218,7 +219,7 @@ def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) 
             r[c] = int(r[c])
         r["received_at"] = pd.Timestamp(r["received_at"]).to_pydatetime()
     result = conn.execute(insert(Submission).returning(Submission.id, Submission.sha256,
-                                                       sort_by_parameter_order=True), rows)
+                                                       sort_by_parameter_order=True), fit_rows(Submission.__table__, rows))
     return {sha: sid for sid, sha in result.all()}
 
 
@@ -262,7 +263,8 @@ def _insert_conflicts(conn: Connection, conflicts: pd.DataFrame, ids: dict[str, 
             "message_en", "note"]
     sub_ids = [ids[h] for h in conflicts["sha256"]]
     data = [conflicts[c].where(conflicts[c].notna(), None).tolist() for c in cols]
-    conn.execute(insert(Conflict), [dict(zip(["submission_id", *cols], row)) for row in zip(sub_ids, *data)])
+    conn.execute(insert(Conflict), fit_rows(Conflict.__table__, [dict(zip(["submission_id", *cols], row))
+                                                                 for row in zip(sub_ids, *data)]))
 
 
 def _write_values(conn: Connection, plan: pd.DataFrame, ids: dict[str, int]) -> None:
@@ -286,7 +288,7 @@ def _write_values(conn: Connection, plan: pd.DataFrame, ids: dict[str, int]) -> 
     columns = [
         changes["reporter_code"].tolist(), changes["period"].tolist(), changes["indicator_code"].tolist(),
         _none(changes["month_value"].to_numpy(dtype="float64")), _none(changes["ytd_value"].to_numpy(dtype="float64")),
-        [n or None for n in changes["note"].fillna("").tolist()],
+        fit_column(ValueHistory.__table__.c.note, [n or None for n in changes["note"].fillna("").tolist()]),
         [ids[h] for h in changes["sha256"]],
         [t.to_pydatetime() for t in changes["valid_from"]],
         [None if pd.isna(t) else t.to_pydatetime() for t in changes["valid_to"]],
