@@ -36,9 +36,8 @@ def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, 
     out = pd.DataFrame({"reporter_code": [r.code for r in reps], "name": [r.name for r in reps]})
     accepted = subs[subs["status"].isin(publish_io.ACCEPTED)]
     first = accepted.groupby("reporter_code")["received_at"].min()
-    # reindex, not map: pandas 3 cannot map through an empty datetime Series (a month with no accepted file yet)
-    received = pd.to_datetime(first.reindex(out["reporter_code"]), utc=True)
-    out["received_at"] = received.dt.tz_convert(tz).set_axis(out.index)
+    # map through a dict: pandas cannot map an empty datetime Series (a month nobody has reported yet)
+    out["received_at"] = pd.to_datetime(out["reporter_code"].map(first.to_dict()), utc=True).dt.tz_convert(tz)
     out["deadline"] = deadline
     out["submissions"] = out["reporter_code"].map(subs.groupby("reporter_code").size()).fillna(0).astype("int64")
     rejected = subs[subs["status"].eq("rejected")].groupby("reporter_code").size()
