@@ -84,7 +84,7 @@ def list_inbox(root: str) -> pd.DataFrame:
     paths = [f[0] for f in found]
     sizes = [f[1] for f in found]
     mtimes = [f[2] for f in found]
-    df = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
+    df = pd.DataFrame({"path": pd.Series(paths, dtype="str"), "size": sizes, "mtime_ns": mtimes})  # text if empty
     parts = df["path"].str.split("/")
     df["folder"] = [p[0] if len(p) > 1 else "" for p in parts]
     df["name"] = [p[-1] for p in parts]
