@@ -83,3 +83,32 @@ def test_every_command_on_the_first_day_ends_cleanly(prefect_api, fresh, catalog
 
     out = _ok(["rebuild", "--target", f"sqlite:///{fresh / 'rebuilt.db'}"])
     assert "'identical': True" in out
+
+
+def test_a_user_error_inside_a_flow_reaches_the_terminal_as_one_line(prefect_api, tmp_path, monkeypatch):
+    """E.g. a missing inbox, found by the pull step: Prefect logs the failure, the CLI prints the one line,
+    and no traceback reaches the terminal (the Prefect server keeps it for the UI)."""
+    import io
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    import tasks.intake_pipeline
+    from tasks.pipeline import Step
+    from township.errors import UserError
+
+    def pull(*_args):
+        raise UserError("收件箱文件夹不存在：/srv/inbox", "the inbox folder does not exist: /srv/inbox",
+                        fix="TOWNSHIP_INBOX")
+    monkeypatch.setattr(tasks.intake_pipeline, "PULL", Step("pull new files from the inbox", pull))
+    prefect_terminal = io.StringIO()  # what Prefect's console handler writes (it holds the stderr of import time)
+    [console] = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    monkeypatch.setattr(console.console, "file", prefect_terminal)
+    result = CliRunner().invoke(app, ["intake", "--warehouse", f"sqlite:///{tmp_path / 'w.db'}",
+                                      "--inbox", str(tmp_path)])
+    terminal = result.output + prefect_terminal.getvalue()
+    assert result.exit_code == 2, terminal
+    assert "Finished in state Failed" in terminal  # Prefect's own lines are there, one line each
+    assert "Traceback" not in terminal and 'File "' not in terminal, terminal
+    [line] = [s for s in result.output.splitlines() if s.startswith("错误 error:")]
+    assert "the inbox folder does not exist: /srv/inbox" in line and line.endswith("fix: TOWNSHIP_INBOX")
