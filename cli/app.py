@@ -234,11 +234,11 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
            warehouse: WarehouseOpt = None) -> None:
     """Expected vs received reporters (on time / late / missing) and soft warnings awaiting follow-up."""
     from tasks.status import follow_up_list, reporting_status
+    from township.periods import Period
 
-    month = _period(period)
     rt = _runtime(warehouse_url=warehouse)
     tz = rt.settings.tz
-    month = month or Period.previous_month(tz)
+    month = _period(period) or Period.previous_month(tz)
     for t in [township] if township else [t.code for t in rt.catalog.townships]:
         st = reporting_status(rt.engine, rt.catalog, t, month, tz)
         table = Table("reporter", "名称", "status", "received", "deadline", title=f"{t} {month}")

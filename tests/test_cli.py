@@ -85,7 +85,8 @@ def test_an_unreachable_warehouse_is_one_line_naming_the_setting(command, tmp_pa
 
 @pytest.mark.parametrize("command", [["status", "--period", "2021-13"], ["publish", "--period", "2021-13"],
                                      ["templates", "--period", "2021-13"]])
-def test_a_month_that_is_not_a_month_is_one_line_naming_the_option(command):
+def test_a_month_that_is_not_a_month_is_one_line_naming_the_option(command, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWNSHIP_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.db'}")
     _one_line_error(CliRunner().invoke(app, command), "2021-13", "不是月份", "is not a month", "--period 2021-10")
 
 
