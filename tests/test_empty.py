@@ -112,3 +112,15 @@ def test_a_user_error_inside_a_flow_reaches_the_terminal_as_one_line(prefect_api
     assert "Traceback" not in terminal and 'File "' not in terminal, terminal
     [line] = [s for s in result.output.splitlines() if s.startswith("错误 error:")]
     assert "the inbox folder does not exist: /srv/inbox" in line and line.endswith("fix: TOWNSHIP_INBOX")
+
+
+def test_status_of_a_month_with_no_submissions_is_every_reporter_missing(runtime):
+    """On each warehouse backend: no submissions at all, so every expected reporter is missing."""
+    from tasks.status import follow_up_list, reporting_status
+    from township.periods import Period
+
+    oct_ = Period(2021, 10)
+    s = reporting_status(runtime.engine, runtime.catalog, "taoyuan", oct_, runtime.settings.tz)
+    assert len(s) == 17 and set(s["status"]) == {"missing"}
+    assert s["received_at"].isna().all() and (s["submissions"] == 0).all()
+    assert follow_up_list(runtime.engine, "taoyuan", oct_).empty

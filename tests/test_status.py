@@ -45,10 +45,3 @@ def test_follow_ups_list_warnings_of_current_values_only(runtime):
     assert f["message_zh"].tolist() == ["贸易销售额本月值与上月完全相同"]
     s = reporting_status(e, runtime.catalog, "taoyuan", OCT, runtime.settings.tz).set_index("reporter_code")
     assert s.loc["econ", "warnings_open"] == 1
-
-
-def test_a_month_with_no_submissions_is_every_reporter_missing(runtime):
-    s = reporting_status(runtime.engine, runtime.catalog, "taoyuan", OCT, runtime.settings.tz)
-    assert len(s) == 17 and set(s["status"]) == {"missing"}
-    assert s["received_at"].isna().all() and (s["submissions"] == 0).all()
-    assert follow_up_list(runtime.engine, "taoyuan", OCT).empty
