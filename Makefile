@@ -26,8 +26,10 @@ run: $(STAMP)
 	$(BIN)/township cycle --year 2021
 	@echo "Reports: data/published/taoyuan/<period>/v<vintage>/report.html, e.g. 2021-10/v1 and 2021-09/v2"
 
-## test: the whole suite, on SQLite and a real PostgreSQL started for it
+## test: what the tests need from the machine (scripts/test-deps.sh), then the whole suite, on SQLite and a
+## real PostgreSQL started for it
 test: $(STAMP)
+	scripts/test-deps.sh
 	$(BIN)/python -m pytest
 
 ## serve: a local Prefect server, the work pool, every deployment and a worker (Ctrl-C stops it all)

@@ -4,33 +4,72 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
+import sqlalchemy.exc
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import OneLineErrors, hide_log_tracebacks, warehouse_error
 from cli.stopping import stop_promptly_on_sigterm
-from township.catalog import CatalogError
+from township.errors import UserError
+from township.periods import Period, PeriodError
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="township-indicators: a township's monthly 报表 turned into trusted, published indicators.\n\n"
-    "Configuration comes from TOWNSHIP_* environment variables or a .env file (see README).",
+    "Configuration comes from TOWNSHIP_* environment variables or a .env file (see README). "
+    "An error is one line naming what to change; --debug shows its traceback.",
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console()
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
+    """Options for every command (OneLineErrors reads --debug from the context; _flows from here)."""
+    _state["debug"] = debug
+
+
+_state = {"debug": False}
 
 WarehouseOpt = Annotated[Optional[str], typer.Option("--warehouse", help="warehouse URL (default: TOWNSHIP_WAREHOUSE_URL)")]
 CatalogOpt = Annotated[Optional[str], typer.Option("--catalog", help="catalog folder (default: TOWNSHIP_CATALOG_DIR)")]
 
 
 def _runtime(migrate: bool = True, **overrides):  # noqa: ANN202
+    from township.settings import settings_with
     from warehouse.runtime import open_runtime
 
     try:
         return open_runtime(migrate=migrate, **overrides)
-    except CatalogError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from None
+    except sqlalchemy.exc.SQLAlchemyError as e:  # unreachable server, bad URL, no such database...
+        raise warehouse_error(e, settings_with(**overrides).warehouse_url) from e
+
+
+def _check_warehouse(**overrides: str | None) -> None:
+    """Before a flow starts: the warehouse opens and is up to date (else one line, not a failed run's logs)."""
+    _runtime(**overrides).engine.dispose()
+
+
+def _period(text: str | None, option: str = "--period") -> Period | None:
+    if text is None:
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError as e:
+        raise UserError(f"{option} {text} 不是月份（应写作 2021-10）", f"{option} {text} is not a month: {e}",
+                        f"{option} 2021-10") from None
+
+
+def _flows() -> None:
+    """Before running flows: their Prefect API (a temporary server that dies with us, unless PREFECT_API_URL
+    names one), and a failing step's traceback kept off the terminal (unless --debug)."""
+    from cli.prefect_api import use_prefect_api
+
+    if not _state["debug"]:
+        hide_log_tracebacks()
+    use_prefect_api()
 
 
 @app.command()
@@ -82,7 +121,11 @@ def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: Wareho
     stop_promptly_on_sigterm()
     from flows.intake import intake as intake_flow
 
+    _check_warehouse(warehouse_url=warehouse)
+    _flows()
     summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)
+    if not summary["files_new"]:
+        console.print("收件箱没有新文件 / nothing new in the inbox")
     console.print(" · ".join(f"{k} {v}" for k, v in summary.items()))
 
 
@@ -98,13 +141,17 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     from tasks.inbox import Incoming
     from tasks.intake_pipeline import review_files
     from tasks.receipts import receipt, receipt_markdown
-    from township.periods import Period
+    from township.settings import settings_with
 
-    # A dry run changes nothing, not even the schema: an empty or missing warehouse is no context.
-    rt = _runtime(migrate=False, warehouse_url=warehouse)
+    # A dry run changes nothing, not even the schema: an empty or missing warehouse is no context,
+    # and a missing SQLite file stays missing (an empty in-memory database stands in for it).
+    url = settings_with(warehouse_url=warehouse).warehouse_url
+    rt = _runtime(migrate=False, warehouse_url="sqlite://" if _missing_sqlite(url) else url)
     items = []
     for f in files:
         p = Path(f)
+        if not p.is_file():
+            raise UserError(f"找不到要检查的文件 {f}", f"no such file to check: {f}", "the FILES argument")
         data = p.read_bytes()
         folder = reporter or p.parent.name
         items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
@@ -112,23 +159,39 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     reviewed = review_files(rt, items, Period.current(rt.settings.tz))
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
-        console.print(receipt_markdown(receipt(sub, reviewed.conflicts, None, rt.catalog, rt.settings.tz)), markup=False, highlight=False)
+        # soft_wrap: a Markdown table row stays one line whatever the terminal's width (a wrapped row breaks it)
+        console.print(receipt_markdown(receipt(sub, reviewed.conflicts, None, rt.catalog, rt.settings.tz)),
+                      markup=False, highlight=False, soft_wrap=True)
         rejected |= sub["status"] == REJECTED
     raise typer.Exit(1 if rejected else 0)
+
+
+def _missing_sqlite(url: str) -> bool:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except sqlalchemy.exc.ArgumentError as e:
+        raise warehouse_error(e, None) from e
+    return u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
+        and not Path(u.database).exists()
 
 
 @app.command()
 def templates(period: Annotated[str, typer.Option(help="the month, e.g. 2021-10")],
               out: Annotated[str, typer.Option(help="folder to write into")] = "data/templates",
               catalog: CatalogOpt = None) -> None:
-    """Write a ready-to-fill Excel 报表 for every reporter: <out>/<reporter>/<reporter>_<period>.xlsx."""
+    """Write a ready-to-fill Excel 报表 for every reporter: <out>/<reporter>/<reporter>_<period>_报表.xlsx
+    (numbers only in the value cells; labels protected)."""
     from pathlib import Path
 
     from tasks.templates import write_templates
-    from township.periods import Period
 
+    month = _period(period)
     rt = _runtime(migrate=False, catalog_dir=catalog)
-    paths = write_templates(Path(out), rt.catalog, Period.parse(period))
+    paths = write_templates(Path(out), rt.catalog, month)
     console.print(f"{len(paths)} templates written under {out}/")
 
 
@@ -138,11 +201,10 @@ def demo(inbox: InboxOpt = None, first: str = "2020-01", last: str = "2021-12", 
     from pathlib import Path
 
     from tasks.demo import write_demo_inbox
-    from township.periods import Period
 
     rt = _runtime(migrate=False, inbox=inbox)
-    m = write_demo_inbox(Path(rt.settings.inbox), rt.catalog, rt.settings.tz, first=Period.parse(first),
-                         last=Period.parse(last), seed=seed)
+    m = write_demo_inbox(Path(rt.settings.inbox), rt.catalog, rt.settings.tz, first=_period(first, "--first"),
+                         last=_period(last, "--last"), seed=seed)
     console.print(f"{len(m.files)} demo files written under {rt.settings.inbox}/")
 
 
@@ -155,7 +217,10 @@ def publish(period: Annotated[Optional[str], typer.Option(help="the month (defau
     """Freeze the month's vintage and write its files and report (nothing new if nothing changed)."""
     from flows.publish import publish_monthly
 
-    periods = [f"{year}-{m:02d}" for m in range(1, 13)] if year else [period]
+    month = _period(period)
+    periods = [f"{year}-{m:02d}" for m in range(1, 13)] if year else [str(month) if month else None]
+    _check_warehouse(warehouse_url=warehouse)
+    _flows()
     for p in periods:
         out = publish_monthly(period=p, final=final, township=township, warehouse_url=warehouse,
                               publish_dir=publish_dir)
@@ -175,7 +240,7 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
 
     rt = _runtime(migrate=False, warehouse_url=warehouse)  # reading: never migrate or sync the catalog
     tz = rt.settings.tz
-    month = Period.parse(period) if period else Period.previous_month(tz)
+    month = _period(period) or Period.previous_month(tz)
     for t in [township] if township else [t.code for t in rt.catalog.townships]:
         st = reporting_status(rt.engine, rt.catalog, t, month, tz)
         table = Table("reporter", "名称", "status", "received", "deadline", title=f"{t} {month}")
@@ -199,6 +264,8 @@ def rebuild(archive: ArchiveOpt = None, warehouse: WarehouseOpt = None,
     """Rebuild a warehouse from the archive alone and compare it with the live one. Exit 1 if they differ."""
     from flows.rebuild import rebuild as rebuild_flow
 
+    _check_warehouse(archive=archive, warehouse_url=warehouse)
+    _flows()
     out = rebuild_flow(archive=archive, warehouse_url=warehouse, target_url=target)
     console.print(out)
     raise typer.Exit(0 if out["identical"] else 1)
@@ -215,10 +282,10 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
 
     from flows.intake import intake as intake_flow
     from flows.publish import publish_monthly
-    from township.periods import Period
 
     rt = _runtime(warehouse_url=warehouse)
     tz = rt.settings.tz
+    _flows()
     months = [Period(year, m) for m in range(1, 13)]
     for p in months:
         nxt = p.next()

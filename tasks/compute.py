@@ -59,6 +59,9 @@ def resolve_figures(values: pd.DataFrame, measures: dict[str, str]) -> pd.DataFr
     Stock: the month-end level is both month and ytd.
     """
     df = values[["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note"]].copy()
+    # A warehouse with no values yet gives empty columns typed float: the keys are text whatever the rows.
+    for key in ("reporter_code", "period", "indicator_code"):
+        df[key] = df[key].astype("str")
     df["month_value"] = df["month_value"].astype("float64")
     df["ytd_value"] = df["ytd_value"].astype("float64")
     year = df["period"].str.slice(0, 4).astype("int64")

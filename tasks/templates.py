@@ -103,12 +103,18 @@ def write_form(path: Path, catalog: Catalog, reporter_code: str, period: Period,
         _write_value(sheet, i, 4, row.ytd, number, fmt["shaded"] if stock else fmt["input"])
         sheet.write_string(i, 5, row.note or "", fmt["input"])
 
+    if rows:
+        _numbers_only(sheet, TABLE_FIRST_ROW, TABLE_FIRST_ROW + len(rows) - 1)
+
     footer = TABLE_FIRST_ROW + len(rows) + 1  # one blank row ends the table
     for k, label in enumerate(FOOTER):
         sheet.write_string(footer, 2 * k, label, fmt["label"])
+        sheet.write_blank(footer, 2 * k + 1, None, fmt["fill"])
     sheet.write_string(footer + 1, 0, "报出日期：", fmt["label"])
     if reported_on:
-        sheet.write_string(footer + 1, 1, reported_on.isoformat(), fmt["text"])
+        sheet.write_string(footer + 1, 1, reported_on.isoformat(), fmt["fill"])
+    else:
+        sheet.write_blank(footer + 1, 1, None, fmt["fill"])
 
     sheet.set_column(0, 0, 26)
     sheet.set_column(1, 1, 24)
@@ -117,6 +123,9 @@ def write_form(path: Path, catalog: Catalog, reporter_code: str, period: Period,
     sheet.set_column(5, 5, 30)
     sheet.freeze_panes(TABLE_FIRST_ROW, 0)
     sheet.activate()
+    # No password: protection keeps codes, names and units from being edited by accident (the reader relies
+    # on them); a station that needs to change a form can unprotect it. Columns stay resizable.
+    sheet.protect("", {"format_columns": True, "format_rows": True})
     _write_guide(book, fmt)
     book.close()
     return path
@@ -131,12 +140,26 @@ def _formats(book: xlsxwriter.Workbook) -> dict:
         "header": book.add_format({**border, "bold": True, "align": "center", "bg_color": "#DDEBF7",
                                    "text_wrap": True}),
         "cell": book.add_format(border),
-        "input": book.add_format({**border, "bg_color": "#FFFFE0"}),
-        "shaded": book.add_format({**border, "bg_color": "#D9D9D9"}),
-        "number": {d: book.add_format({**border, "bg_color": "#FFFFE0",
+        # what a reporter fills is unlocked; everything else is locked once the sheet is protected
+        "fill": book.add_format({"locked": False}),
+        "input": book.add_format({**border, "bg_color": "#FFFFE0", "locked": False}),
+        "shaded": book.add_format({**border, "bg_color": "#D9D9D9", "locked": False}),
+        "number": {d: book.add_format({**border, "bg_color": "#FFFFE0", "locked": False,
                                        "num_format": "#,##0" + ("." + "0" * d if d else "")})
                    for d in range(7)},
     }
+
+
+def _numbers_only(sheet, first: int, last: int) -> None:
+    """Excel refuses anything but a number (or blank, or "—" for nothing, as the guide allows) in 本月 and
+    1-本月累计: a typo is caught while typing instead of coming back as a rejection days later."""
+    top = f"D{first + 1}"  # the formula is written for the range's top-left cell and shifts with each cell
+    sheet.data_validation(first, 3, last, 4, {
+        "validate": "custom", "value": f'=OR(ISNUMBER({top}),{top}="—")', "ignore_blank": True,
+        "error_title": "只能填数字", "error_type": "stop",
+        "error_message": "本月、1-本月累计只能填一个数字；无数据请留空或填“—”。",
+        "input_title": "填数字", "input_message": "按“计量单位”列的单位填写；无数据请留空或填“—”。",
+    })
 
 
 def _write_value(sheet, row: int, col: int, value: object, number_fmt, blank_fmt) -> None:
@@ -150,6 +173,7 @@ def _write_value(sheet, row: int, col: int, value: object, number_fmt, blank_fmt
 
 def _write_guide(book: xlsxwriter.Workbook, fmt: dict) -> None:
     guide = book.add_worksheet(GUIDE_SHEET)
+    guide.protect("", {"format_columns": True, "format_rows": True})
     guide.set_column(0, 0, 100)
     guide.write_string(0, 0, GUIDE[0], fmt["title"])
     for i, line in enumerate(GUIDE[1:], start=1):

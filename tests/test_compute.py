@@ -155,3 +155,16 @@ def test_rounding_is_half_up_as_in_statistical_tables(value, decimals, expected)
     from tasks.compute import round_half_up
 
     assert round_half_up(pd.Series([value]), decimals).iloc[0] == expected
+
+
+def test_a_month_with_no_values_yet_is_every_reporter_missing(catalog):
+    # What the warehouse returns before any form is loaded: the columns, no rows (typed float by pandas).
+    empty = pd.DataFrame({c: [] for c in COLUMNS})
+    t = compute_township(empty, catalog, "taoyuan", Period(2021, 10))
+    assert list(t["indicator_code"]) == [i.code for i in catalog.indicators]
+    assert t["ytd_value"].isna().all() and t["month_value"].isna().all()
+    assert (t["reporters_reported"] == 0).all() and (t["reporters_expected"] > 0).all()
+    r = row(t, "village_collective_income")
+    assert r["missing_reporters"].split(",") == [v.code for v in catalog.expected_reporters("taoyuan")
+                                                 if v.kind == "village"]
+    assert monthly_ytd(empty, catalog, "taoyuan", ["fixed_asset_investment"]).empty

@@ -56,3 +56,11 @@ def test_markdown_names_deadline_missing_and_late_reporters(catalog):
 def test_deadline_text_reads_24_00():
     assert deadline_text(dt.datetime(2021, 11, 6, 0, 0, tzinfo=TZ)) == "2021-11-05 24:00"
     assert deadline_text(dt.datetime(2021, 11, 5, 18, 0, tzinfo=TZ)) == "2021-11-05 18:00"
+
+
+def test_a_month_with_no_submissions_reminds_every_reporter(catalog):
+    status = _status(catalog, [])
+    todo = still_to_submit(status, dt.datetime(2021, 11, 3, tzinfo=TZ))
+    assert set(todo["reporter_code"]) == {r.code for r in catalog.expected_reporters("taoyuan")}
+    md = reminder_markdown("桃源镇", OCT, status, todo)
+    assert f"未报 missing {len(todo)}" in md and "| V10 | 上旺村 | 未报 (missing) | 0 |" in md

@@ -124,3 +124,20 @@ def test_csv_form_round_trips(encoding, chinese, tmp_path):
     assert math.isnan(df.loc[1, "month_value"]) and math.isnan(df.loc[1, "ytd_value"])
     assert (df.loc[1, "ytd_raw"], df.loc[1, "ytd_error"], df.loc[1, "unit"]) == ("—", "", "户")
     assert list(df["row_number"]) == [2, 3] and df.loc[0, "month_cell"] == "E2"
+
+
+def test_template_takes_numbers_only_in_value_cells_and_protects_its_labels(catalog, tmp_path):
+    path = write_templates(tmp_path, catalog, OCT)[0]  # econ: 4 indicators, rows 5-8
+    ws = openpyxl.load_workbook(path)["报表"]
+    assert ws.protection.sheet  # Excel refuses edits of locked cells
+    for cell in ("A1", "B2", "D2", "A4", "D4", "A5", "B5", "C5", "A8", "C8", "A10"):
+        assert ws[cell].protection.locked, cell  # title, header block, table header, codes, names, units
+    for cell in ("D5", "E5", "F5", "D8", "E8", "F8", "B10", "D10", "F10", "B11"):
+        assert not ws[cell].protection.locked, cell  # values, notes, the footer's answers
+    [rule] = ws.data_validations.dataValidation
+    assert str(rule.sqref) == "D5:E8" and rule.type == "custom" and rule.showErrorMessage
+    assert rule.formula1 == 'OR(ISNUMBER(D5),D5="—")' and rule.errorStyle in (None, "stop")
+    assert "只能填一个数字" in rule.error
+    assert openpyxl.load_workbook(path)["填报说明"].protection.sheet
+    # Still read exactly as before: protection and validation change nothing the reader sees.
+    assert list(_read(path)["indicator_code"]) == [i.code for i in catalog.indicators_of("econ")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -59,3 +61,19 @@ def settings_with(**overrides: str | None) -> Settings:
     base = get_settings().model_dump()
     base.update({k: v for k, v in overrides.items() if v})
     return Settings(**base)
+
+
+# Prefect's environment for every `township` command, where the environment does not say otherwise:
+# no analytics (the server's telemetry heartbeat also logged a 'database is locked' traceback on a busy SQLite),
+# and patience for the temporary server to start on a loaded two-core machine (Prefect's default is 20 s).
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def apply_prefect_defaults(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set PREFECT_DEFAULTS where unset. Call before Prefect is imported: it reads its settings once."""
+    for name, value in PREFECT_DEFAULTS.items():
+        environ.setdefault(name, value)
