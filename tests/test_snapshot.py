@@ -236,7 +236,7 @@ def test_truncate_is_refused_even_for_the_owner(runtime, stmt):
     assert rows(runtime.engine, "SELECT COUNT(*) FROM snapshot_value WHERE snapshot_id = :s", s=sid) == before
 
 
-def test_upgrading_to_0003_seals_the_vintages_already_published(warehouse_url, catalog):
+def test_upgrading_to_0004_seals_the_vintages_already_published(warehouse_url, catalog):
     from sqlalchemy.exc import DBAPIError
 
     from warehouse.catalog_sync import sync_catalog
