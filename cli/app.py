@@ -231,6 +231,23 @@ def publish(period: Annotated[Optional[str], typer.Option(help="the month (defau
 
 
 @app.command()
+def verify(period: Annotated[Optional[str], typer.Option(help="one month, e.g. 2021-10 (default: all)")] = None,
+           township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
+           publish_dir: PublishOpt = None) -> None:
+    """Re-hash every file of every published vintage against its manifest.json. Exit 1 if any was altered."""
+    from tasks.verify import verify_publish_dir
+    from township.settings import settings_with
+
+    # The files alone are checked: no warehouse, no catalog needed.
+    folders, damages = verify_publish_dir(settings_with(publish_dir=publish_dir).publish_dir, township, period)
+    for d in damages:
+        console.print(d.line(), markup=False, highlight=False)
+    console.print(f"{len(folders)} vintage folders checked, "
+                  + (f"{len(damages)} problems / 发现{len(damages)}处改动" if damages else "all intact / 全部完好"))
+    raise typer.Exit(1 if damages else 0)
+
+
+@app.command()
 def status(period: Annotated[Optional[str], typer.Option(help="the month (default: last month)")] = None,
            township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
            warehouse: WarehouseOpt = None) -> None:

@@ -11,6 +11,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from flows.naming import label_run, period_tag, publish_run_name
 from flows.runners import PrefectRunner
 from tasks.publication import PublishResult, publish_township
+from tasks.report import escape_markdown
 from township.periods import Period
 from warehouse.runtime import open_runtime
 
@@ -24,10 +25,10 @@ def _artifacts(township: str, period: Period, r: PublishResult) -> None:
     create_table_artifact(key=f"snapshot-{key}", table=table.astype(object).where(table.notna(), None)
                           .to_dict("records"),
                           description=f"{township} {period} v{r.vintage} ({r.status})")
-    md = [f"# {township} {r.period_label} v{r.vintage} ({r.status})", "", r.narrative]
+    md = [f"# {township} {r.period_label} v{r.vintage} ({r.status})", "", escape_markdown(r.narrative)]
     if len(r.check_failures):
         md += ["", "## Snapshot checks failed", ""]
-        md += [f"- `{c}` {i or ''}: {zh} / {en}" for c, i, zh, en in
+        md += [f"- `{c}` {i or ''}: {escape_markdown(zh)} / {escape_markdown(en)}" for c, i, zh, en in
                zip(r.check_failures["code"], r.check_failures["indicator_code"], r.check_failures["message_zh"],
                    r.check_failures["message_en"])]
     create_markdown_artifact(key=f"narrative-{key}", markdown="\n".join(md), description="report paragraph")

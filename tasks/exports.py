@@ -12,15 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 MISSING = "未报"  # the reporter did not report: never 0
 NOT_APPLICABLE = "—"  # no base, no target, or not a flow
 FORMULA_START = ("=", "+", "-", "@")
 
-# Export columns of the machine-readable files, in order.
-EXPORT_COLUMNS = ["township_code", "period", "period_label", "vintage", "status", "indicator_code", "indicator_name",
-                  "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct", "annual_target", "target_pct",
-                  "schedule_gap_pp", "reporters_expected", "reporters_reported", "missing_reporters", "note"]
+# The one schema of the machine-readable files (parquet, csv), declared once: every vintage of every
+# month has exactly these columns and types, so a year of vintages reads as one dataset (DuckDB,
+# pyarrow.dataset). Text is always `string` (never large_string, never double when all-null).
+EXPORT_SCHEMA = pa.schema([
+    ("township_code", pa.string()), ("period", pa.string()), ("period_label", pa.string()),
+    ("vintage", pa.int64()), ("status", pa.string()), ("indicator_code", pa.string()),
+    ("indicator_name", pa.string()), ("unit", pa.string()), ("month_value", pa.float64()),
+    ("ytd_value", pa.float64()), ("prior_ytd_value", pa.float64()), ("yoy_pct", pa.float64()),
+    ("annual_target", pa.float64()), ("target_pct", pa.float64()), ("schedule_gap_pp", pa.float64()),
+    ("reporters_expected", pa.int64()), ("reporters_reported", pa.int64()), ("missing_reporters", pa.string()),
+    ("note", pa.string()),
+])
+EXPORT_COLUMNS = EXPORT_SCHEMA.names
 
 # The 报表's columns: header, table column, kind of cell.
 SHEET_COLUMNS = [
@@ -67,22 +78,48 @@ def is_published(folder: Path) -> bool:
 
 
 def staging_folder(folder: Path) -> Path:
-    """A fresh sibling folder to build the vintage in, so that readers never see half a vintage."""
+    """A fresh sibling folder to build the vintage in, so that readers never see half a vintage.
+    Staging folders left by publishers that died (their process is gone) are removed first."""
+    remove_stale_staging(folder.parent)
     stage = folder.with_name(f".{folder.name}.staging-{os.getpid()}")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     return stage
 
 
+def remove_stale_staging(period_dir: Path) -> list[Path]:
+    """Remove `.vN.staging-<pid>` folders whose process no longer runs (a publisher killed mid-write);
+    a live publisher's staging folder is left alone. Returns what was removed."""
+    removed = []
+    for stage in period_dir.glob(".v*.staging-*") if period_dir.is_dir() else []:
+        pid = stage.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
+            continue
+        shutil.rmtree(stage, ignore_errors=True)
+        removed.append(stage)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def move_into_place(stage: Path, folder: Path) -> Path:
     """Rename the finished staging folder to the vintage folder; if another publisher got there
-    first, keep theirs (the content is the same vintage) and drop ours."""
+    first, keep theirs (the content is the same vintage) and drop ours. The staging folder never
+    outlives this call."""
     try:
         stage.rename(folder)
     except OSError:
+        shutil.rmtree(stage, ignore_errors=True)
         if not is_published(folder):
             raise
-        shutil.rmtree(stage, ignore_errors=True)
     return folder
 
 
@@ -93,26 +130,41 @@ def safe_text(value: object) -> str:
 
 
 def export_frame(table: pd.DataFrame, header: ExportHeader) -> pd.DataFrame:
-    """The machine-readable table (csv/parquet): one row per indicator, NULL where not reported."""
+    """The machine-readable table (csv/parquet): one row per indicator, NULL where not reported,
+    typed by EXPORT_SCHEMA (text as str or None, numbers as float64 with NaN, counts as int64)."""
     out = table.copy()
     out["township_code"] = header.township_code
     out["period"] = header.period
     out["period_label"] = header.period_label
     out["vintage"] = header.vintage
     out["status"] = header.status
-    return out[EXPORT_COLUMNS].reset_index(drop=True)
+    typed = {}
+    for f in EXPORT_SCHEMA:
+        col = out[f.name]
+        if pa.types.is_string(f.type):
+            typed[f.name] = pd.Series([None if _blank(v) else str(v) for v in col.tolist()], dtype=object)
+        elif pa.types.is_integer(f.type):
+            typed[f.name] = pd.to_numeric(col).astype("int64")
+        else:
+            typed[f.name] = pd.to_numeric(col).astype("float64")
+    return pd.DataFrame(typed).reset_index(drop=True)
+
+
+def export_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The export frame as an Arrow table of exactly EXPORT_SCHEMA (fails loudly if a type drifts)."""
+    return pa.Table.from_pandas(frame[EXPORT_COLUMNS], schema=EXPORT_SCHEMA, preserve_index=False, safe=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    out = frame.copy()
+    out = frame[EXPORT_COLUMNS].copy()
     for c in ("indicator_name", "missing_reporters", "note"):
-        out[c] = [safe_text(v) for v in out[c].tolist()]
+        out[c] = [None if v is None else safe_text(v) for v in out[c].tolist()]
     out.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel then reads UTF-8
     return path
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, engine="pyarrow", index=False)
+    pq.write_table(export_arrow(frame), path)
     return path
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks import charts, exports, report
+from tasks import charts, exports, report, verify
 from tasks.compute import compute_township, monthly_ytd, period_label
 from tasks.narrative import narrative
-from tasks.snapshot import STATUS_ZH, FrozenVintage, check_snapshot, freeze_vintage
+from tasks.snapshot import STATUS_ZH, FrozenVintage, check_snapshot, freeze_vintage, name_change_submissions
 from tasks.status import follow_up_list, reporting_status
 from tasks.pipeline import PLAIN, Step, StepRunner
 from township.periods import Period
@@ -82,7 +82,8 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     vintage's stored changes and check failures."""
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
     _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
-    if exports.is_published(folder):
+    changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
+    if verify.published_intact(folder):  # raises VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)

@@ -73,7 +73,8 @@ def _changes_view(changes: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         "新本月": [_num(v, d) for v, d in zip(changes["new_month_value"].tolist(), dec)],
         "原累计": [_num(v, d) for v, d in zip(changes["old_ytd_value"].tolist(), dec)],
         "新累计": [_num(v, d) for v, d in zip(changes["new_ytd_value"].tolist(), dec)],
-        "引起变动的报送": changes["submission_ids"].fillna("").tolist(),
+        "引起变动的报送": (changes["changed_by"] if "changed_by" in changes else changes["submission_ids"])
+        .fillna("").tolist(),
     })
 
 
@@ -116,15 +117,26 @@ def _subtitle(header: ExportHeader) -> str:
     return f"第{header.vintage}版（{header.status_zh}） · 发布时间 {header.published_local} · 内容校验码 {header.content_hash[:16]}"
 
 
+# Markdown passes raw HTML through and turns [text](url) into links; report.md and the Prefect
+# artifacts carry reporters' notes, so those characters are neutralised (they still read as written).
+_MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "|": "\\|",
+                             "`": "\\`", "\\": "\\\\", "\n": " ", "\r": " "})
+
+
+def escape_markdown(v: object) -> str:
+    """Text safe inside Markdown (a table cell or a paragraph): no HTML, no links, no table breaks."""
+    return str(v).translate(_MD_SPECIAL)
+
+
 def _md_cell(v: object) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    return escape_markdown(v)
 
 
 def render_markdown(header: ExportHeader, sections: list[Section]) -> str:
     out = [f"# {_title(header)}", "", f"_{_subtitle(header)}_", ""]
     for s in sections:
         out += [f"## {'⚠ ' if s.alert else ''}{s.title}", ""]
-        out += [p + "\n" for p in s.paragraphs]
+        out += [escape_markdown(p) + "\n" for p in s.paragraphs]
         if s.table is not None:
             cols = list(s.table.columns)
             out.append("| " + " | ".join(cols) + " |")

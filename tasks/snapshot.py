@@ -142,6 +142,21 @@ def vintage_changes(old: pd.DataFrame, new: pd.DataFrame, moved: pd.DataFrame) -
     }).reset_index(drop=True)
 
 
+def name_change_submissions(engine: Engine, changes: pd.DataFrame, tz: dt.tzinfo) -> pd.DataFrame:
+    """The changes with `changed_by`: per changed figure, the submissions that changed it, as
+    "file（reporter，receipt time in tz）" joined by "；" (empty where none is known)."""
+    out = changes.copy()
+    ids_per_row = [[int(i) for i in str(v).split(",") if i.strip()] if isinstance(v, str) else []
+                   for v in out.get("submission_ids", pd.Series(dtype=object)).tolist()]
+    wanted = sorted({i for ids in ids_per_row for i in ids})
+    subs = publish_io.read_submissions_by_id(engine, wanted) if wanted else pd.DataFrame()
+    described = {int(r.submission_id): f"{r.file_name}（{r.reporter_code}，"
+                                       f"{r.received_at.tz_convert(tz):%Y-%m-%d %H:%M}）"
+                 for r in subs.itertuples(index=False)}
+    out["changed_by"] = ["；".join(described.get(i, f"#{i}") for i in ids) for ids in ids_per_row]
+    return out
+
+
 def snapshot_as_of(engine: Engine, township: str, period: str | Period, as_of: dt.datetime) -> pd.DataFrame:
     """The figures of a township's month as they were published at `as_of` (empty before vintage 1)."""
     hist = publish_io.read_snapshot_history(engine, township, str(period))

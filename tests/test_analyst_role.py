@@ -32,7 +32,8 @@ def test_init_twice_changes_nothing_and_analyst_can_only_read_views(pg_url):
         assert conn.execute(text("SELECT COUNT(*) FROM submissions")).scalar_one() == 0
     for stmt in ("SELECT * FROM value_history",  # tables are not for analysts
                  "INSERT INTO reporter (code, township_code, kind, name) VALUES ('x', 'taoyuan', 'econ', 'x')",
-                 "DELETE FROM indicator", "CREATE TABLE mine (x int)"):
+                 "DELETE FROM indicator", "CREATE TABLE mine (x int)",
+                 "CREATE TEMP TABLE mine (x int)"):  # read-only: no temp tables either
         with engine.connect() as conn:
             conn.execute(text("SET ROLE analyst"))
             with pytest.raises(DBAPIError, match="permission denied"):

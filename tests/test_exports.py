@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -87,3 +88,84 @@ def test_manifest_hashes_every_file(published):
     assert set(doc["files"]) == {p.name for p in files}
     for name, digest in doc["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+
+
+def _submit_month(runtime, month: int, reporters: list[str], note: str | None) -> None:  # noqa: ANN001
+    """Every indicator of these reporters for 2021-<month>, cumulative consistent; one optional note."""
+    from tests.values_factory import at, submit
+
+    cat = runtime.catalog
+    for code in reporters:
+        values = {}
+        for ind in cat.indicators_of(code):
+            base = float(1 + len(ind.code) % 7)
+            if ind.measure == "flow":
+                values[ind.code] = (base, base * month)
+            else:
+                values[ind.code] = (base * 10, None)
+        if not values:  # a reporter with nothing to report this township
+            continue
+        if note:
+            first = next(iter(values))
+            values[first] = (*values[first], note)
+        nxt = Period(2021, month).next()
+        submit(runtime.engine, code, f"2021-{month:02d}", values, at(nxt.year, nxt.month, 3))
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # the files are the subject here
+def test_a_year_of_vintages_reads_as_one_dataset_with_duckdb_and_pyarrow(runtime):
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from tasks.exports import EXPORT_SCHEMA
+    from tasks.publication import publish_township
+    from tests.values_factory import at, submit
+
+    everyone = [r.code for r in runtime.catalog.reporters if r.township == "taoyuan"]
+    for month in range(1, 13):
+        # Odd months: every reporter, no notes (missing_reporters all NULL, note all empty);
+        # even months: finance and the villages missing, with a note. Month 12: only econ.
+        if month == 12:
+            reporters, note = ["econ"], None
+        elif month % 2:
+            reporters, note = everyone, None
+        else:
+            reporters, note = [c for c in everyone if c != "finance" and not c.startswith("V")], "含追加投资"
+        _submit_month(runtime, month, reporters, note)
+        nxt = Period(2021, month).next()
+        publish_township(runtime, "taoyuan", Period(2021, month), final=False,
+                         published_at=at(nxt.year, nxt.month, 10, 1))
+    # A second vintage of one month: the glob over v* must take it too.
+    submit(runtime.engine, "econ", "2021-03", {"fixed_asset_investment": (9.0, 99.0, "更正")}, at(2021, 4, 15))
+    publish_township(runtime, "taoyuan", Period(2021, 3), final=False, published_at=at(2021, 4, 20, 1))
+
+    publish = runtime.settings.publish_dir
+    pattern = f"{publish}/taoyuan/2021-*/v*/indicators.parquet"
+    files = sorted(Path(publish).glob("taoyuan/2021-*/v*/indicators.parquet"))
+    assert len(files) == 13
+
+    con = duckdb.connect()
+    per_vintage = con.execute(
+        f"SELECT period, vintage, COUNT(*), COUNT(missing_reporters), COUNT(NULLIF(note, '')) "
+        f"FROM read_parquet('{pattern}') GROUP BY ALL ORDER BY ALL").fetchall()
+    indicators = len(runtime.catalog.indicators)
+    assert [(p, v) for p, v, *_ in per_vintage] == [(f"2021-{m:02d}", 1) for m in range(1, 13)][:2] + \
+        [("2021-03", 1), ("2021-03", 2)] + [(f"2021-{m:02d}", 1) for m in range(4, 13)]
+    assert all(n == indicators for _, _, n, _, _ in per_vintage)
+    by_key = {(p, v): (missing, notes) for p, v, _, missing, notes in per_vintage}
+    assert by_key[("2021-01", 1)] == (0, 0)  # nobody missing, no notes
+    assert by_key[("2021-02", 1)][0] > 0 and by_key[("2021-02", 1)][1] > 0
+    econ = len(runtime.catalog.indicators_of("econ"))
+    assert by_key[("2021-12", 1)][0] == indicators - econ  # only econ reported
+    types = {name: t for name, t, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{pattern}')").fetchall()}
+    assert types["missing_reporters"] == "VARCHAR" and types["note"] == "VARCHAR" and types["vintage"] == "BIGINT"
+
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    table = dataset.to_table()
+    assert table.schema.equals(EXPORT_SCHEMA, check_metadata=False)
+    assert table.schema.field("note").type == pa.string() and table.num_rows == 13 * indicators
+    for f in files:  # each file on its own, not only the union, has exactly the one schema
+        assert ds.dataset(str(f), format="parquet").schema.equals(EXPORT_SCHEMA, check_metadata=False)
+    csv = pd.concat([pd.read_csv(f.with_suffix(".csv"), encoding="utf-8-sig") for f in files])
+    assert list(csv.columns) == EXPORT_SCHEMA.names and len(csv) == 13 * indicators

@@ -158,3 +158,102 @@ def test_stored_vintage_rows_refuse_changes(runtime, field):
     with pytest.raises(DBAPIError, match="immutable"):
         with runtime.engine.begin() as conn:
             conn.execute(text(f"UPDATE snapshot_value SET {field} = 0 WHERE snapshot_id = :s"), {"s": r.snapshot_id})
+
+
+def test_revisions_name_the_submission_loaded_after_the_vintage_even_if_received_before(runtime):
+    """As in `township cycle`: vintage 1 is published now; a correction received on 2021-11-20 (before
+    now) is loaded afterwards. Its receipt time precedes vintage 1, its load does not."""
+    from warehouse.publish_io import now_utc
+
+    seed_october(runtime.engine)
+    v1 = publish_township(runtime, "taoyuan", OCT, final=False)
+    fix = submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 53000.0)},
+                 at(2021, 11, 20), processed_at=now_utc(), file_name="经发办10月更正.xlsx")
+    v2 = publish_township(runtime, "taoyuan", OCT, final=False)
+    assert (v1.vintage, v2.vintage) == (1, 2)
+    assert rows(runtime.engine, "SELECT indicator_code, submission_ids FROM snapshot_change WHERE snapshot_id = :s",
+                s=v2.snapshot_id) == [("fixed_asset_investment", str(fix))]
+    report = (v2.folder / "report.md").read_text(encoding="utf-8")
+    row = next(line for line in report.splitlines() if line.startswith("| 固定资产投资 | 5,345 | 6,000 |"))
+    # file, reporter and receipt time in the township's time (09:00 UTC = 17:00 Asia/Shanghai)
+    assert row.endswith("| 经发办10月更正.xlsx（econ，2021-11-20 17:00） |")
+    assert "经发办10月更正.xlsx（econ，2021-11-20 17:00）" in (v2.folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_two_corrections_of_one_figure_are_both_named(runtime):
+    seed_october(runtime.engine)
+    publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1))
+    first = submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 52900.0)}, at(2021, 11, 15))
+    second = submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 53000.0)}, at(2021, 11, 16))
+    v2 = publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 25, 1))
+    assert v2.changes["submission_ids"].tolist() == [f"{first},{second}"]
+    assert v2.changes["changed_by"].tolist() == ["econ-2021-10.xlsx（econ，2021-11-15 17:00）；"
+                                                 "econ-2021-10.xlsx（econ，2021-11-16 17:00）"]
+
+
+def _published_vintage(runtime) -> int:  # noqa: ANN001
+    seed_october(runtime.engine)
+    return publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 10, 1)).snapshot_id
+
+
+def test_rows_cannot_be_added_to_a_published_vintage(runtime):
+    from sqlalchemy.exc import DBAPIError
+
+    sid = _published_vintage(runtime)
+    before = rows(runtime.engine, "SELECT COUNT(*) FROM snapshot_value WHERE snapshot_id = :s", s=sid)
+    for stmt in (
+        "INSERT INTO snapshot_value (snapshot_id, indicator_code, ytd_value, reporters_expected, reporters_reported) "
+        "VALUES (:s, 'fiscal_revenue', 1, 1, 1)",
+        "INSERT INTO snapshot_change (snapshot_id, indicator_code, new_ytd_value) VALUES (:s, 'fiscal_revenue', 1)",
+        "INSERT INTO snapshot_check (snapshot_id, code, message_zh, message_en) VALUES (:s, 'X', 'x', 'x')",
+        "DELETE FROM snapshot_seal WHERE snapshot_id = :s",
+        "UPDATE snapshot_seal SET snapshot_id = 0 WHERE snapshot_id = :s",
+    ):
+        with pytest.raises(DBAPIError, match="immutable"):
+            with runtime.engine.begin() as conn:
+                conn.execute(text(stmt), {"s": sid})
+    assert rows(runtime.engine, "SELECT COUNT(*) FROM snapshot_value WHERE snapshot_id = :s", s=sid) == before
+    # the next vintage is still possible: a correction freezes vintage 2
+    submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 53000.0)}, at(2021, 11, 20))
+    assert publish_township(runtime, "taoyuan", OCT, final=False, published_at=at(2021, 11, 25, 1)).vintage == 2
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)  # SQLite has no TRUNCATE
+@pytest.mark.parametrize("stmt", ["TRUNCATE snapshot_value", "TRUNCATE snapshot_change", "TRUNCATE snapshot_check",
+                                  "TRUNCATE snapshot_seal", "TRUNCATE snapshot CASCADE"])
+def test_truncate_is_refused_even_for_the_owner(runtime, stmt):
+    from sqlalchemy.exc import DBAPIError
+
+    sid = _published_vintage(runtime)
+    before = rows(runtime.engine, "SELECT COUNT(*) FROM snapshot_value WHERE snapshot_id = :s", s=sid)
+    assert before[0][0] > 0
+    with runtime.engine.connect() as conn:  # the test's login owns every table (and is a superuser)
+        assert conn.execute(text("SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'snapshot_value'")
+                            ).scalar_one()
+    with pytest.raises(DBAPIError, match="immutable"):
+        with runtime.engine.begin() as conn:
+            conn.execute(text(stmt))
+    assert rows(runtime.engine, "SELECT COUNT(*) FROM snapshot_value WHERE snapshot_id = :s", s=sid) == before
+
+
+def test_upgrading_to_0004_seals_the_vintages_already_published(warehouse_url, catalog):
+    from sqlalchemy.exc import DBAPIError
+
+    from warehouse.catalog_sync import sync_catalog
+    from warehouse.engine import make_engine, upgrade
+
+    engine = make_engine(warehouse_url)
+    upgrade(engine, "0002")
+    sync_catalog(engine, catalog)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO snapshot (id, township_code, period, vintage, status, period_label, published_at, "
+            "content_hash) VALUES (7, 'taoyuan', '2021-10', 1, 'preliminary', '1-10月', :t, 'h')"),
+            {"t": at(2021, 11, 10)})
+    upgrade(engine)
+    assert rows(engine, "SELECT snapshot_id FROM snapshot_seal") == [(7,)]
+    with pytest.raises(DBAPIError, match="immutable"):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO snapshot_value (snapshot_id, indicator_code, ytd_value, reporters_expected, "
+                              "reporters_reported) VALUES (7, 'fiscal_revenue', 1, 1, 1)"))
+    engine.dispose()

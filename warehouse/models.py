@@ -230,3 +230,11 @@ class SnapshotCheck(Base):
     indicator_code: Mapped[str | None] = mapped_column(String(64))
     message_zh: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
+
+
+class SnapshotSeal(Base):
+    """One row per vintage whose rows are complete: written last in the vintage's transaction, after
+    which the database refuses any further snapshot_value, snapshot_change or snapshot_check row for it."""
+
+    __tablename__ = "snapshot_seal"
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), primary_key=True)

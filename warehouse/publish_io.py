@@ -18,6 +18,7 @@ from warehouse.models import (
     Snapshot,
     SnapshotChange,
     SnapshotCheck,
+    SnapshotSeal,
     SnapshotValue,
     Submission,
     ValueHistory,
@@ -128,25 +129,44 @@ def read_vintage_values(conn: Connection, snapshot_id: int) -> pd.DataFrame:
 
 def value_changes_since(conn: Connection, township: str, periods: list[str],
                         since: pd.Timestamp) -> pd.DataFrame:
-    """Value rows of these periods that became current after `since`: which submission changed what."""
-    v = ValueHistory
-    stmt = (select(v.indicator_code, v.submission_id, v.valid_from)
+    """Value rows of these periods loaded after `since`: which submission changed what.
+
+    "After" is the submission's processed_at (when the warehouse learnt the value), not valid_from:
+    valid_from is the receipt time, which for a late correction loaded today can precede a vintage
+    published yesterday."""
+    v, s = ValueHistory, Submission
+    stmt = (select(v.indicator_code, v.submission_id, s.processed_at)
+            .join(s, s.id == v.submission_id)
             .join(Reporter, Reporter.code == v.reporter_code)
             .where(Reporter.township_code == township, v.period.in_(periods)))
-    df = _frame(conn, stmt, ["indicator_code", "submission_id", "valid_from"])
+    df = _frame(conn, stmt, ["indicator_code", "submission_id", "processed_at"])
     # Compared in pandas, not SQL: SQLite stores datetimes as text, where offsets would compare wrongly.
-    return df[_utc_column(df["valid_from"]) > since]
+    return df[_utc_column(df["processed_at"]) > since]
+
+
+def read_submissions_by_id(engine: Engine, ids: list[int]) -> pd.DataFrame:
+    """The file, reporter and receipt time (UTC) of these submissions, by submission_id."""
+    s = Submission
+    cols = ["submission_id", "reporter_code", "file_name", "received_at"]
+    with engine.connect() as conn:
+        df = _frame(conn, select(s.id, s.reporter_code, s.file_name, s.received_at)
+                    .where(s.id.in_([int(i) for i in ids])).order_by(s.id), cols)
+    df["received_at"] = _utc_column(df["received_at"])
+    return df
 
 
 def insert_vintage(conn: Connection, header: dict, values: pd.DataFrame, changes: pd.DataFrame,
                    checks: pd.DataFrame) -> int:
-    """Insert one vintage with its values, changes and check failures; the caller owns the transaction."""
+    """Insert one vintage with its values, changes and check failures, then seal it; the caller owns the
+    transaction."""
     snapshot_id = conn.execute(insert(Snapshot).returning(Snapshot.id), [header]).scalar_one()
     _insert_rows(conn, SnapshotValue, snapshot_id, values, SNAPSHOT_VALUE_COLUMNS)
     _insert_rows(conn, SnapshotChange, snapshot_id, changes,
                  ["indicator_code", "old_month_value", "new_month_value", "old_ytd_value", "new_ytd_value",
                   "submission_ids"])
     _insert_rows(conn, SnapshotCheck, snapshot_id, checks, ["code", "indicator_code", "message_zh", "message_en"])
+    # Last: from the seal on, the database refuses any further row for this vintage (migration 0004).
+    conn.execute(insert(SnapshotSeal), [{"snapshot_id": snapshot_id}])
     return snapshot_id
 
 

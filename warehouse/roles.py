@@ -20,6 +20,10 @@ def ensure_analyst_role(engine: Engine) -> bool:
             conn.execute(text(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN"))
         db = conn.execute(text("SELECT current_database()")).scalar_one()
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{db}" TO {ANALYST_ROLE}'))
+        # Read-only means no temp tables either: TEMP comes from PUBLIC by default, so PUBLIC loses it
+        # and only the roles that write (the owner, the pipeline's role) keep it.
+        conn.execute(text(f'REVOKE TEMP ON DATABASE "{db}" FROM PUBLIC'))
+        conn.execute(text(f'REVOKE TEMP ON DATABASE "{db}" FROM {ANALYST_ROLE}'))
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {ANALYST_ROLE}"))
         conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {ANALYST_ROLE}"))
         for view in VIEWS:
