@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")
+    publish_base_url: str | None = Field(
+        None, description="HTTP URL the publish folder is served at (links in Prefect artifacts); unset = file://")
 
     @property
     def tz(self) -> ZoneInfo:
