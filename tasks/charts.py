@@ -29,9 +29,9 @@ DPI = 110
 @lru_cache(maxsize=1)
 def cjk_font() -> str:
     """Register mplfonts' Noto Sans CJK SC with matplotlib once; return its family name."""
-    import mplfonts
+    from tasks.fonts import cjk_font_path  # the one font of every artefact: charts, report.html, report.pdf
 
-    path = Path(mplfonts.__file__).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
+    path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
     return font_manager.FontProperties(fname=str(path)).get_name()
 

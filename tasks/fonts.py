@@ -16,7 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 
 FAMILY = "Noto Sans CJK SC"
-_LOCK = threading.Lock()  # fontTools' lazy tables are not safe to fill from two threads at once
+# fontTools' lazy tables are not safe to fill from two threads at once, and the memoised glyphs are compiled
+# into each font: one font is built at a time (a few hundred ms) when townships publish in parallel threads.
+_LOCK = threading.RLock()
 _GLYPHS: dict[str, tuple] = {}  # glyph name in the source → (TrueType glyph, advance width), memoised
 
 
@@ -101,13 +103,15 @@ def woff2_subset(text: str) -> bytes:
     """A WOFF2 font (brotli) with the glyphs of `text`: some tens of KB for a report instead of 16 MB."""
     from fontTools.ttLib.woff2 import WOFF2FlavorData
 
-    font = _build(text)
-    # No glyf/loca transform: it halves the time to write and costs a few per cent of size at this scale.
-    font.flavorData = WOFF2FlavorData(transformedTables=())
-    return _save(font, "woff2")
+    with _LOCK:
+        font = _build(text)
+        # No glyf/loca transform: it halves the time to write and costs a few per cent of size at this scale.
+        font.flavorData = WOFF2FlavorData(transformedTables=())
+        return _save(font, "woff2")
 
 
 def truetype_subset(text: str, ps_name: str | None = None) -> bytes:
     """The same subset as a TrueType font (for reportlab, which then embeds only the glyphs it draws).
     ps_name: a PostScript name of its own (reportlab keys fonts by it: one font per name per process)."""
-    return _save(_build(text, ps_name))
+    with _LOCK:
+        return _save(_build(text, ps_name))
