@@ -10,9 +10,11 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 
 from flows.naming import label_run, period_tag, publish_run_name
 from flows.runners import PrefectRunner
+from tasks.links import published_url
 from tasks.publication import PublishResult, publish_township
 from tasks.report import escape_markdown
 from township.periods import Period
+from township.settings import get_settings
 from warehouse.runtime import open_runtime
 
 TABLE_COLUMNS = ["indicator_code", "indicator_name", "unit", "month_value", "ytd_value", "prior_ytd_value", "yoy_pct",
@@ -33,11 +35,11 @@ def _artifacts(township: str, period: Period, r: PublishResult) -> None:
                    r.check_failures["message_en"])]
     create_markdown_artifact(key=f"narrative-{key}", markdown="\n".join(md), description="report paragraph")
     report = r.folder / "report.html"
-    create_link_artifact(key=f"report-{key}", link=report.resolve().as_uri(), link_text=f"report {period} v{r.vintage}",
+    create_link_artifact(key=f"report-{key}", link=published_url(get_settings(), report), link_text=f"report {period} v{r.vintage}",
                          description="the published report")
     docs = r.folder.parent.parent.parent / "data_docs" / "index.html"
     if docs.exists():
-        create_link_artifact(key=f"data-docs-{key}", link=docs.resolve().as_uri(),
+        create_link_artifact(key=f"data-docs-{key}", link=published_url(get_settings(), docs),
                              link_text="Great Expectations Data Docs", description="snapshot validation results")
 
 

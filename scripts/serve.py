@@ -1,4 +1,5 @@
-"""`make serve`: a local Prefect server, the `township` work pool, every deployment in prefect.yaml, a worker.
+"""`make serve`: a local Prefect server, the `township` work pool, every deployment in prefect.yaml, a worker,
+and the publish folder (reports, Data Docs) over HTTP on loopback, which the worker's artifacts link to.
 
 The system tests start the very same stack through `PrefectStack`, so what they test is what `make serve` runs.
 """
@@ -6,11 +7,14 @@ The system tests start the very same stack through `PrefectStack`, so what they 
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -160,6 +164,48 @@ class PrefectStack:
         self._procs.clear()
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # the Prefect logs are what the terminal is for
+
+
+@dataclass
+class FileServer:
+    """A read-only HTTP server for one folder on 127.0.0.1 (loopback only: published files are not for the LAN
+    until an operator decides so), run in a thread of this process."""
+
+    folder: Path
+    port: int = 0
+    _httpd: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> FileServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handler = functools.partial(_QuietHandler, directory=str(self.folder))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, name="publish-files", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+
+def publish_folder() -> Path:
+    """TOWNSHIP_PUBLISH_DIR as the worker sees it (it runs from the repo root)."""
+    sys.path.insert(0, str(ROOT))
+    from township.settings import get_settings
+
+    folder = Path(get_settings().publish_dir)
+    return folder if folder.is_absolute() else ROOT / folder
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -173,12 +219,18 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "prefect",
                         help="PREFECT_HOME: the server's database and settings (default data/prefect)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--files-port", type=int, default=int(os.environ.get("TOWNSHIP_FILES_PORT", 4201)),
+                        help="port of the HTTP server for the publish folder (reports, Data Docs)")
     args = parser.parse_args()
 
-    stack = PrefectStack(home=args.home.resolve(), port=args.port)
+    files = FileServer(publish_folder(), args.files_port).start()
+    # An operator's own base URL (a real web server in production) wins over ours.
+    extra = {} if os.environ.get("TOWNSHIP_PUBLISH_BASE_URL") else {"TOWNSHIP_PUBLISH_BASE_URL": files.url}
+    stack = PrefectStack(home=args.home.resolve(), port=args.port, extra_env=extra)
     try:
         stack.up(workers=args.workers)
         print(f"\nPrefect UI: {stack.ui_url}   (API {stack.api_url})\n"
+              f"Published reports and Data Docs: {files.url}  (artifacts link there)\n"
               f"Trigger a run:  PREFECT_API_URL={stack.api_url} .venv/bin/prefect deployment run "
               f"'intake/intake'\nStop: Ctrl-C\n", flush=True)
         while stack.alive():
@@ -188,6 +240,7 @@ def main() -> None:
         pass
     finally:
         stack.down()
+        files.stop()
 
 
 if __name__ == "__main__":

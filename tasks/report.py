@@ -6,12 +6,14 @@ changes against the previous vintage, completeness and timeliness, follow-ups, c
 
 from __future__ import annotations
 
+import base64
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from tasks import fonts
 from tasks.exports import MISSING, NOT_APPLICABLE, ExportHeader
 from tasks.status import STATUS_ZH
 
@@ -149,7 +151,7 @@ def render_markdown(header: ExportHeader, sections: list[Section]) -> str:
 
 
 CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;
+body{font-family:"Report CJK","Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;
  max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.6}
 h1{font-size:1.5em;text-align:center;margin-bottom:.2em}
 .sub{text-align:center;color:#555;font-size:.9em}
@@ -172,6 +174,14 @@ def _td(v: object) -> str:
     return f'<td class="{cls}">{html.escape(s)}</td>' if cls else f"<td>{html.escape(s)}</td>"
 
 
+def font_face(text: str) -> str:
+    """An @font-face carrying the charts' CJK font, cut to the characters of `text`, inline as WOFF2: the page
+    reads the same on a machine with no CJK font, and stays one self-contained file."""
+    woff2 = base64.b64encode(fonts.woff2_subset(text)).decode("ascii")
+    return ('@font-face{font-family:"Report CJK";font-style:normal;font-weight:400;font-display:block;'
+            f'src:url(data:font/woff2;base64,{woff2}) format("woff2")}}')
+
+
 def render_html(header: ExportHeader, sections: list[Section]) -> str:
     body = [f"<h1>{html.escape(_title(header))}</h1>", f'<p class="sub">{html.escape(_subtitle(header))}</p>']
     for s in sections:
@@ -187,14 +197,18 @@ def render_html(header: ExportHeader, sections: list[Section]) -> str:
             body.append("</tbody></table>")
         body += [f'<img src="{html.escape(i)}" alt="{html.escape(Path(i).stem)}">' for i in s.images]
         body.append("</section>")
+    text = "\n".join(body)
+    # Bold headings use the same regular face (synthesised bold): one font file, no second subset.
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(_title(header))}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+            f"<title>{html.escape(_title(header))}</title><style>{font_face(html.unescape(text))}\n{CSS}</style>"
+            "</head><body>\n" + text + "\n</body></html>\n")
 
 
 def write_report(folder: Path, header: ExportHeader, sections: list[Section]) -> list[Path]:
-    """report.md and report.html in the vintage folder (charts referenced as relative PNGs)."""
+    """report.md, report.html and report.pdf in the vintage folder (charts: the PNGs already in the folder)."""
+    from tasks.report_pdf import write_pdf
+
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(render_markdown(header, sections), encoding="utf-8")
     page.write_text(render_html(header, sections), encoding="utf-8")
-    return [md, page]
+    return [md, page, write_pdf(folder, header, sections)]

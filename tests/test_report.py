@@ -91,3 +91,29 @@ def test_charts_render_chinese_without_missing_glyphs(tmp_path, catalog):
     assert [str(w.message) for w in caught if "Glyph" in str(w.message) or "font" in str(w.message).lower()] == []
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
     assert charts.cjk_font() == "Noto Sans CJK SC"
+
+
+def test_html_carries_its_own_cjk_font_holding_every_character_it_shows(runtime):
+    """A machine with no CJK font still reads the report: the charts' font, cut to the page's characters, is
+    inlined as WOFF2; publishing the same vintage again writes the same bytes."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from tasks import report
+
+    submit(runtime.engine, "econ", "2021-10", {"fixed_asset_investment": (None, 52345.0)}, at(2021, 11, 3))
+    r = publish_township(runtime, "taoyuan", Period(2021, 10), final=False, published_at=at(2021, 11, 10, 1))
+    page = (r.folder / "report.html").read_text(encoding="utf-8")
+    woff2 = re.search(r'src:url\(data:font/woff2;base64,([A-Za-z0-9+/=]+)\) format\("woff2"\)', page)
+    assert woff2 and 'font-family:"Report CJK"' in page and 'body{font-family:"Report CJK"' in page
+    font = TTFont(io.BytesIO(base64.b64decode(woff2.group(1))))
+    assert font.flavor == "woff2" and font["name"].getDebugName(1).startswith("Noto Sans CJK SC")
+    shown = re.sub(r"<[^>]+>", "", page.split("<body>", 1)[1])
+    assert {c for c in shown if ord(c) > 0x2E80} - {chr(u) for u in font.getBestCmap()} == set()
+    assert len(woff2.group(1)) < 200_000  # a subset, not the 16 MB font
+    header = report.ExportHeader("taoyuan", "桃源镇", "2021-10", "1-10月", 1, "preliminary", "快报", "x", "0" * 64)
+    sections = [report.Section("综述", [r.narrative])]
+    assert report.render_html(header, sections) == report.render_html(header, sections)

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 2**20)
+    publish_base_url: str | None = Field(
+        None, description="HTTP URL the publish folder is served at (links in Prefect artifacts); unset = file://")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,152 @@
+"""report.pdf: the vintage's report for print (A4), from the same sections as report.html and report.md.
+
+Rendered with reportlab (pure pip wheels), not headless Chromium (`make run` cannot assume a browser on a fresh
+machine) nor WeasyPrint (needs the system's pango). The CJK font is the charts' Noto Sans CJK SC, subset to the
+report's characters (tasks/fonts.py) and embedded. Tables split only between rows and repeat their header row.
+`invariant=1` keeps the bytes a function of the content (no creation date, a fixed document id), so
+republishing a vintage gives the same manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from tasks import fonts
+from tasks.exports import MISSING, ExportHeader
+from tasks.report import Section, _subtitle, _title
+
+FONT = "NotoSansCJKsc"
+ALERT, HEAD_BG, GRID = "#9C0006", "#E8EEF7", "#999999"
+
+
+def _report_text(header: ExportHeader, sections: list[Section]) -> str:
+    parts = [_title(header), _subtitle(header), "第页共0123456789"]
+    for s in sections:
+        parts += [s.title, "⚠", *s.paragraphs]
+        if s.table is not None:
+            parts += [str(c) for c in s.table.columns]
+            parts += [str(v) for c in s.table.columns for v in s.table[c].tolist()]
+    return "".join(parts)
+
+
+def _register_font(text: str) -> str:
+    """Register the subset for this report's text under a name of its own and return the name.
+
+    reportlab's font registry is global and reuses a font registered earlier with the same PostScript name: one
+    name per charset keeps reports drawn in one process (or in threads, publishing townships in parallel) from
+    sharing a font that lacks their glyphs."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    charset = "".join(sorted(set(text)))
+    name = f"{FONT}-{hashlib.sha256(charset.encode('utf-8')).hexdigest()[:12]}"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, io.BytesIO(fonts.truetype_subset(charset, ps_name=name))))
+    return name
+
+
+def _styles(font: str) -> dict:
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER
+    from reportlab.lib.styles import ParagraphStyle
+
+    # wordWrap CJK: Chinese lines break between any two characters, as in print.
+    base = ParagraphStyle("base", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
+    return {
+        "title": ParagraphStyle("title", base, fontSize=15, leading=21, alignment=TA_CENTER, spaceAfter=2),
+        "sub": ParagraphStyle("sub", base, fontSize=8, leading=11, alignment=TA_CENTER,
+                              textColor=colors.HexColor("#555555"), spaceAfter=6),
+        "h2": ParagraphStyle("h2", base, fontSize=12, leading=17, spaceBefore=10, spaceAfter=4,
+                             textColor=colors.HexColor("#1F5AA6")),
+        "alert": ParagraphStyle("alert", base, fontSize=12, leading=17, spaceBefore=10, spaceAfter=4,
+                                textColor=colors.HexColor(ALERT)),
+        "p": ParagraphStyle("p", base, spaceAfter=4),
+        "cell": ParagraphStyle("cell", base, fontSize=7.5, leading=9.5),
+        "num": ParagraphStyle("num", base, fontSize=7.5, leading=9.5, alignment=2),
+        "miss": ParagraphStyle("miss", base, fontSize=7.5, leading=9.5, alignment=TA_CENTER,
+                               textColor=colors.HexColor(ALERT)),
+    }
+
+
+def _cell(v: object, st: dict):  # noqa: ANN202
+    from reportlab.platypus import Paragraph
+    from xml.sax.saxutils import escape
+
+    s = str(v)
+    kind = "miss" if s == MISSING else ("num" if s[:1].isdigit() or s[:1] == "-" and s[1:2].isdigit() else "cell")
+    return Paragraph(escape(s), st[kind])
+
+
+def _table(section: Section, st: dict, width: float):  # noqa: ANN202
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+    from xml.sax.saxutils import escape
+
+    t = section.table
+    cols = list(t.columns)
+    rows = [[Paragraph(escape(str(c)), st["cell"]) for c in cols]]
+    rows += [[_cell(v, st) for v in row] for row in zip(*[t[c].tolist() for c in cols])]
+    # Column widths by the longest text in each column, so names get room and numbers stay on one line.
+    longest = [max([len(str(c))] + [len(str(v)) for v in t[c].tolist()]) for c in cols]
+    weights = [min(max(n, 3), 24) for n in longest]
+    widths = [width * w / sum(weights) for w in weights]
+    # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG)),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    return table
+
+
+def _image(path: Path, width: float, max_height: float):  # noqa: ANN202
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image
+
+    w, h = ImageReader(str(path)).getSize()
+    scale = min(width / w, max_height / h, 1.0 * 72 / 110 * 1.4)  # charts are 110 dpi: never blown up past ~1.4×
+    return Image(str(path), width=w * scale, height=h * scale, hAlign="CENTER")
+
+
+def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> bytes:
+    """The PDF's bytes; charts are read from `folder` (where the report's PNGs are)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
+    from xml.sax.saxutils import escape
+
+    font = _register_font(_report_text(header, sections))
+    st = _styles(font)
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=18 * mm, title=_title(header), author=f"{header.township_name}统计站",
+                            creator="township-indicators", invariant=1)
+
+    def page_number(canvas, doc) -> None:  # noqa: ANN001
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        canvas.drawCentredString(A4[0] / 2, 9 * mm, f"第{doc.page}页")
+        canvas.restoreState()
+
+    story = [Paragraph(escape(_title(header)), st["title"]), Paragraph(escape(_subtitle(header)), st["sub"])]
+    for s in sections:
+        head = Paragraph(escape(("⚠ " if s.alert else "") + s.title), st["alert" if s.alert else "h2"])
+        body = [Paragraph(escape(p), st["p"]) for p in s.paragraphs]
+        if s.table is not None:
+            body.append(_table(s, st, doc.width))
+        body += [_image(folder / i, doc.width, doc.height * 0.45) for i in s.images]
+        # The heading stays with what follows it; a long table still splits (between rows).
+        story += [KeepTogether([head, *body[:1]]), *body[1:], Spacer(1, 2 * mm)]
+    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
+    return out.getvalue()
+
+
+def write_pdf(folder: Path, header: ExportHeader, sections: list[Section]) -> Path:
+    path = folder / "report.pdf"
+    path.write_bytes(render_pdf(header, sections, folder))
+    return path
