@@ -36,7 +36,7 @@ def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, 
     out = pd.DataFrame({"reporter_code": [r.code for r in reps], "name": [r.name for r in reps]})
     accepted = subs[subs["status"].isin(publish_io.ACCEPTED)]
     first = accepted.groupby("reporter_code")["received_at"].min()
-    out["received_at"] = out["reporter_code"].map(first).dt.tz_convert(tz)
+    out["received_at"] = first.reindex(out["reporter_code"]).set_axis(out.index).dt.tz_convert(tz)  # map() fails on none
     out["deadline"] = deadline
     out["submissions"] = out["reporter_code"].map(subs.groupby("reporter_code").size()).fillna(0).astype("int64")
     rejected = subs[subs["status"].eq("rejected")].groupby("reporter_code").size()

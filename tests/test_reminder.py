@@ -56,3 +56,10 @@ def test_markdown_names_deadline_missing_and_late_reporters(catalog):
 def test_deadline_text_reads_24_00():
     assert deadline_text(dt.datetime(2021, 11, 6, 0, 0, tzinfo=TZ)) == "2021-11-05 24:00"
     assert deadline_text(dt.datetime(2021, 11, 5, 18, 0, tzinfo=TZ)) == "2021-11-05 18:00"
+
+
+def test_a_month_with_no_submission_yet_lists_every_reporter_as_missing(catalog):
+    status = _status(catalog, [])  # the 1st of the month: nothing has arrived
+
+    assert set(status["status"]) == {"missing"} and status["received_at"].isna().all()
+    assert len(still_to_submit(status, dt.datetime(2021, 11, 3, tzinfo=TZ))) == len(status)

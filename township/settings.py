@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")
+    outbox_retry_seconds: int = Field(300, ge=0, description="wait before re-sending a failed message; doubles "
+                                      "with each failure")
+    outbox_retry_max_seconds: int = Field(6 * 3600, ge=0, description="longest wait between two sending attempts")
+    remind_days_before: int = Field(2, ge=0, description="days before the deadline that missing reporters are "
+                                    "reminded")
+    remind_days_after: int = Field(1, ge=0, description="days after the deadline that missing reporters are "
+                                   "reminded again")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,221 @@
+"""The reporters' loop through the outbox, against real servers on loopback: an SMTP server (aiosmtpd)
+and a JSON webhook (http.server). Reminders go out once however often the flow runs; a server that is
+down leaves the message failed with its error, and the next run sends it; secrets stay in the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cli.app import app
+from tasks.messages import PUBLISHED_REPORT, REMINDER_DUE, REMINDER_OVERDUE, SIGNOFF_REQUEST
+from tasks.outbox import announce_published, request_signoff, send_outbox
+from tasks.reminders import reminder_kind, run_reminders
+from tests.intake_helpers import write_csv
+from tests.notify_servers import SMTPServer, WebhookServer, free_port
+from township.catalog import CatalogError, load_catalog
+from township.periods import Period
+from township.settings import Settings, get_settings
+from warehouse import outbox_io
+from warehouse.runtime import open_runtime
+
+TZ = ZoneInfo("Asia/Shanghai")
+OCT = Period(2021, 10)
+DEFAULT_CATALOG = Path(Settings.model_fields["catalog_dir"].default)
+NOV_3 = dt.datetime(2021, 11, 3, 9, 0, tzinfo=TZ)  # two days before the deadline (the 5th, 24:00)
+NOV_6 = dt.datetime(2021, 11, 6, 9, 0, tzinfo=TZ)  # the day after it
+
+
+def catalog_with(tmp_path: Path, contacts: list[dict]) -> Path:
+    folder = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, folder, dirs_exist_ok=True)
+    (folder / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}, allow_unicode=True),
+                                          encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def webhook():
+    server = WebhookServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def open_with(warehouse_url, tmp_path, monkeypatch):
+    """open_with(contacts): a migrated warehouse and a catalog giving these contacts; folders in tmp."""
+    for name, sub in [("INBOX", "inbox"), ("ARCHIVE", "archive"), ("PUBLISH_DIR", "published")]:
+        (tmp_path / sub).mkdir(exist_ok=True)
+        monkeypatch.setenv(f"TOWNSHIP_{name}", str(tmp_path / sub))
+    monkeypatch.setenv("TOWNSHIP_WAREHOUSE_URL", warehouse_url)
+    opened = []
+
+    def open_(contacts: list[dict], **settings: str):
+        monkeypatch.setenv("TOWNSHIP_CATALOG_DIR", str(catalog_with(tmp_path, contacts)))
+        for k, v in settings.items():
+            monkeypatch.setenv(f"TOWNSHIP_{k.upper()}", v)
+        get_settings.cache_clear()
+        rt = open_runtime()
+        opened.append(rt)
+        return rt
+
+    yield open_
+    for rt in opened:
+        rt.engine.dispose()
+    get_settings.cache_clear()
+
+
+def outbox(rt):  # noqa: ANN001, ANN201
+    return outbox_io.read_outbox(rt.engine)
+
+
+# The catalog's contacts -------------------------------------------------------------------------------
+
+def test_a_catalog_without_contacts_loads_and_messages_nobody(catalog):
+    assert catalog.contacts == []
+    assert catalog.contacts_for("econ") == []
+
+
+def test_contacts_name_reporters_or_township_roles_and_keep_secrets_out(tmp_path):
+    ok = load_catalog(catalog_with(tmp_path / "a", [
+        {"to": "econ", "channel": "mail", "url": "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.cn"},
+        {"to": "taoyuan/statistician", "channel": "dingtalk", "url": "dingtalk://${DINGTALK_TOKEN}"}]))
+    assert [c.channel for c in ok.contacts_for("econ")] == ["mail"]
+    with pytest.raises(CatalogError, match=r"contacts\.yaml: contact for 'nobody'"):
+        load_catalog(catalog_with(tmp_path / "b", [{"to": "nobody", "channel": "mail", "url": "json://x"}]))
+    with pytest.raises(CatalogError, match=r"contacts\.yaml: .*password .* must be written \$\{ENV_NAME\}"):
+        load_catalog(catalog_with(tmp_path / "c", [
+            {"to": "econ", "channel": "mail", "url": "mailtos://me:hunter2@smtp.example.cn"}]))
+    with pytest.raises(CatalogError, match=r"'econ' has two contacts named 'mail'"):
+        load_catalog(catalog_with(tmp_path / "d", [{"to": "econ", "channel": "mail", "url": "json://a"},
+                                                   {"to": "econ", "channel": "mail", "url": "json://b"}]))
+
+
+# Reminders --------------------------------------------------------------------------------------------
+
+def test_reminder_days_are_two_before_the_deadline_and_the_day_after():
+    deadline = dt.datetime(2021, 11, 6, 0, 0, tzinfo=TZ)  # 'the 5th, 24:00'
+
+    def kind(day: int, hour: int = 9):  # noqa: ANN202
+        return reminder_kind(deadline, dt.datetime(2021, 11, day, hour, tzinfo=TZ), 2, 1)
+
+    assert [kind(d) for d in (1, 2)] == [None, None]
+    assert [kind(d) for d in (3, 4, 5)] == [REMINDER_DUE] * 3
+    assert kind(6) == REMINDER_OVERDUE and kind(9) == REMINDER_OVERDUE
+
+
+def test_reminder_is_mailed_and_posted_once_however_often_it_runs(open_with, smtp, webhook):
+    rt = open_with([{"to": "econ", "channel": "mail", "url": smtp.url("econ@example.cn")},
+                    {"to": "V01", "channel": "wecom", "url": webhook.url("v01")}])
+
+    first = run_reminders(rt, OCT, now=NOV_3)
+    second = run_reminders(rt, OCT, now=NOV_3 + dt.timedelta(hours=5))
+
+    assert first["queued"] == 2 and first["sent"].sent == 2
+    assert second["queued"] == 0 and second["sent"].sent == 0
+    assert [m.to for m in smtp.mails] == [["econ@example.cn"]]
+    mail = smtp.mails[0]
+    assert "报送提醒" in mail.subject
+    assert "经济发展办" in mail.text and "2021年10月报表尚未收到" in mail.text and "2021-11-05 24:00" in mail.text
+    assert [h.path for h in webhook.hooks] == ["/v01"]
+    assert "笊篱坪村" in webhook.hooks[0].payload["message"]
+
+    after = run_reminders(rt, OCT, now=NOV_6)  # the day after the deadline: the second reminder, once
+    run_reminders(rt, OCT, now=NOV_6 + dt.timedelta(hours=1))
+    assert after["sent"].sent == 2
+    assert "逾期催报" in smtp.mails[1].subject and "已超过截止时间" in smtp.mails[1].text
+    assert len(smtp.mails) == 2 and len(webhook.hooks) == 2
+    ob = outbox(rt)
+    assert sorted(zip(ob["recipient"], ob["kind"], ob["status"])) == [
+        ("V01", REMINDER_DUE, "sent"), ("V01", REMINDER_OVERDUE, "sent"),
+        ("econ", REMINDER_DUE, "sent"), ("econ", REMINDER_OVERDUE, "sent")]
+
+
+def test_reporters_with_an_accepted_form_are_not_reminded(open_with, webhook):
+    rt = open_with([{"to": "invest", "channel": "hook", "url": webhook.url("invest")},
+                    {"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
+    write_csv(Path(rt.settings.inbox), "invest", "oct.csv",
+              [("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", 1, 16)])
+    from tests.intake_helpers import run_intake
+
+    assert run_intake(rt).rejected == 0
+    run_reminders(rt, OCT, now=NOV_3)
+    assert [h.path for h in webhook.hooks] == ["/econ"]
+
+
+# Failures and retries ---------------------------------------------------------------------------------
+
+def test_a_server_that_is_down_leaves_the_message_failed_and_the_next_run_sends_it(open_with):
+    port = free_port()  # nothing listens here yet
+    rt = open_with([{"to": "econ", "channel": "hook", "url": f"json://127.0.0.1:{port}/econ"}],
+                   outbox_retry_seconds="600")
+    run_reminders(rt, OCT, now=NOV_3)
+    ob = outbox(rt)
+    assert list(ob["status"]) == ["failed"] and list(ob["attempts"]) == [1]
+    assert "127.0.0.1" in ob["last_error"][0]
+
+    result = CliRunner().invoke(app, ["status", "--period", "2021-10"])
+    assert result.exit_code == 0, result.output
+    assert "outbox" in result.output and "reminder_due 2021-10 to econ via hook" in result.output
+    assert "not delivered after 1 attempt(s)" in result.output
+
+    server = WebhookServer(port=port).start()
+    try:
+        assert send_outbox(rt, NOV_3 + dt.timedelta(minutes=5)).sent == 0  # waits out the 10 minutes
+        again = run_reminders(rt, OCT, now=NOV_3 + dt.timedelta(minutes=11))
+    finally:
+        server.stop()
+    assert again["sent"].sent == 1 and [h.path for h in server.hooks] == ["/econ"]
+    ob = outbox(rt)
+    assert list(ob["status"]) == ["sent"] and list(ob["attempts"]) == [2] and ob["last_error"].isna().all()
+    assert "outbox" not in CliRunner().invoke(app, ["status", "--period", "2021-10"]).output
+
+
+def test_secrets_are_expanded_at_send_time_and_never_stored(open_with, webhook, monkeypatch):
+    rt = open_with([{"to": "taoyuan/leaders", "channel": "wecom", "url": webhook.url("${TEST_HOOK_TOKEN}")}])
+    monkeypatch.delenv("TEST_HOOK_TOKEN", raising=False)
+    announce_published(rt, "taoyuan", OCT, 1, "快报", "1-10月完成固定资产投资12345万元。", "http://x/report.html")
+    assert send_outbox(rt).sent == 0
+    ob = outbox(rt)
+    assert ob["last_error"][0] == "environment variable TEST_HOOK_TOKEN is not set (named in the contact URL)"
+
+    monkeypatch.setenv("TEST_HOOK_TOKEN", "s3cret-token")
+    assert send_outbox(rt, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).sent == 1
+    assert [h.path for h in webhook.hooks] == ["/s3cret-token"]
+    with rt.engine.connect() as conn:
+        from sqlalchemy import text
+
+        stored = " ".join(str(v) for row in conn.execute(text("SELECT * FROM outbox_message")).all() for v in row)
+    assert "s3cret-token" not in stored and "wecom" in stored
+
+
+# Sign-off request and the published report -------------------------------------------------------------
+
+def test_sign_off_request_and_published_report_go_to_the_statistician_and_leaders_once(open_with, smtp, webhook):
+    rt = open_with([{"to": "taoyuan/statistician", "channel": "mail", "url": smtp.url("tongji@example.cn")},
+                    {"to": "taoyuan/leaders", "channel": "wecom", "url": webhook.url("leaders")}])
+    run_url = "http://127.0.0.1:4200/runs/flow-run/0f1e2d3c"
+    for _ in range(2):
+        request_signoff(rt, "taoyuan", OCT, run_url, summary="应报17家，已报16家。", subject_key="0f1e2d3c")
+        announce_published(rt, "taoyuan", OCT, 1, "快报", "1-10月完成固定资产投资12345万元，同比增长12.3%。",
+                           "http://reports.example.cn/taoyuan/2021-10/v1/report.html")
+        send_outbox(rt)
+    assert len(smtp.mails) == 1 and len(webhook.hooks) == 1
+    assert "待审核签发" in smtp.mails[0].subject and run_url in smtp.mails[0].text
+    leaders = webhook.hooks[0].payload
+    assert "2021年10月主要指标快报" in leaders["title"]
+    assert "同比增长12.3%" in leaders["message"] and "v1/report.html" in leaders["message"]
+    assert sorted(outbox(rt)["kind"]) == [PUBLISHED_REPORT, SIGNOFF_REQUEST]
