@@ -81,6 +81,7 @@ def list_inbox(root: str) -> pd.DataFrame:
                     m = m.timestamp()
                 found.append((full[len(base) + 1:], int(info.get("size") or 0), int(round(float(m) * 1e9))))
     found = [f for f in found if not f[0].rsplit("/", 1)[-1].startswith((".", "~$")) and "/." not in "/" + f[0]]
+    found = [f for f in found if "回执" not in f[0].split("/")]  # receipts returned to reporters (tasks/receipts.py)
     paths = [f[0] for f in found]
     sizes = [f[1] for f in found]
     mtimes = [f[2] for f in found]

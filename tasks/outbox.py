@@ -171,14 +171,14 @@ def enqueue_rejections(rt: Runtime, receipts: list[dict], receipt_paths: Mapping
         if r["status"] != "rejected":
             continue
         code = reporter_of(r, rt.catalog)
-        if code is None:
+        if code is None or not rt.catalog.contacts_for(code):
             continue
         rep = rt.catalog.reporter_by_code[code]
         town = rt.catalog.township_by_code[rep.township].name
         where = (receipt_paths or {}).get(r["sha256"], f"{code}/回执/")
-        title, body = messages.rejection_message(r, town, rep.name, where)
-        n += enqueue(rt, code, messages.REJECTION, r["period"] or "", title, body,
-                     subject_key=r["sha256"], now=now)
+        period = r["period"] if isinstance(r["period"], str) else ""  # a file with no readable period: ''
+        title, body = messages.rejection_message(r | {"period": period}, town, rep.name, where)
+        n += enqueue(rt, code, messages.REJECTION, period, title, body, subject_key=r["sha256"], now=now)
     return n
 
 

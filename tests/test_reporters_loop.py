@@ -1,10 +1,13 @@
-"""The reporters' loop through the outbox, against real servers on loopback: an SMTP server (aiosmtpd)
-and a JSON webhook (http.server). Reminders go out once however often the flow runs; a server that is
-down leaves the message failed with its error, and the next run sends it; secrets stay in the environment."""
+"""The reporters' loop: each receipt back in the reporter's own 回执 folder, and messages through the
+outbox against real servers on loopback, an SMTP server (aiosmtpd) and a JSON webhook (http.server).
+A rejection is mailed with its cells and fixes; reminders go out once however often the flow runs; a
+server that is down leaves the message failed with its error, and the next run sends it; secrets stay
+in the environment."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +20,7 @@ from cli.app import app
 from tasks.messages import PUBLISHED_REPORT, REMINDER_DUE, REMINDER_OVERDUE, SIGNOFF_REQUEST
 from tasks.outbox import announce_published, request_signoff, send_outbox
 from tasks.reminders import reminder_kind, run_reminders
-from tests.intake_helpers import write_csv
+from tests.intake_helpers import run_intake, write_csv
 from tests.notify_servers import SMTPServer, WebhookServer, free_port
 from township.catalog import CatalogError, load_catalog
 from township.periods import Period
@@ -149,8 +152,6 @@ def test_reporters_with_an_accepted_form_are_not_reminded(open_with, webhook):
                     {"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
     write_csv(Path(rt.settings.inbox), "invest", "oct.csv",
               [("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", 1, 16)])
-    from tests.intake_helpers import run_intake
-
     assert run_intake(rt).rejected == 0
     run_reminders(rt, OCT, now=NOV_3)
     assert [h.path for h in webhook.hooks] == ["/econ"]
@@ -219,3 +220,117 @@ def test_sign_off_request_and_published_report_go_to_the_statistician_and_leader
     assert "2021年10月主要指标快报" in leaders["title"]
     assert "同比增长12.3%" in leaders["message"] and "v1/report.html" in leaders["message"]
     assert sorted(outbox(rt)["kind"]) == [PUBLISHED_REPORT, SIGNOFF_REQUEST]
+
+
+# Receipts back to the reporter, and the rejection message ---------------------------------------------
+
+GOOD = [("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", 1, 16)]
+BAD = [("investment_funds", 1.2, 9.2), ("investment_funds_yrd", 0.4, 3.4), ("projects_signed", -1, 16)]
+
+
+def test_every_receipt_goes_back_into_the_reporters_folder_and_is_never_taken_in(open_with):
+    rt = open_with([])
+    inbox = Path(rt.settings.inbox)
+    good = write_csv(inbox, "invest", "oct.csv", GOOD)
+    bad = write_csv(inbox, "econ", "十月.csv", [("trade_sales", "12%", 100)])
+    first = run_intake(rt)
+    assert (first.accepted + first.accepted_with_warnings, first.rejected) == (1, 1)
+
+    sha = {r["file"]: r["sha256"] for r in first.receipts}
+    md = inbox / "econ" / "回执" / f"十月.csv.{sha['十月.csv'][:8]}.receipt.md"
+    assert md.read_text(encoding="utf-8").startswith("# 报表回执 / Import receipt: 十月.csv")
+    assert "已退回" in md.read_text(encoding="utf-8") and "E_VALUE_NOT_NUMBER" in md.read_text(encoding="utf-8")
+    answer = json.loads(md.with_suffix(".json").read_text(encoding="utf-8"))
+    assert answer["status"] == "rejected" and answer["conflicts"][0]["cell"] == "D2"
+    ok = inbox / "invest" / "回执" / f"oct.csv.{sha['oct.csv'][:8]}.receipt.json"
+    assert json.loads(ok.read_text(encoding="utf-8"))["status"] in ("accepted", "accepted_with_warnings")
+
+    again = run_intake(rt)  # the receipts are in the inbox now: not listed, not read, not answered
+    assert (again.files_listed, again.files_new, again.rejected) == (2, 0, 0)
+    assert sorted(p.name for p in (inbox / "econ" / "回执").iterdir()) == [md.with_suffix(".json").name, md.name]
+    assert good.exists() and bad.exists()
+
+
+def test_receipts_reach_reporters_when_the_inbox_is_a_url(open_with, monkeypatch):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/loop-inbox/econ/oct.csv", (
+        "reporter_code,period,indicator_code,month_value,ytd_value\n"
+        "econ,2021-10,trade_sales,12%,100\n").encode())
+    monkeypatch.setenv("TOWNSHIP_INBOX", "memory://loop-inbox")
+    monkeypatch.setenv("TOWNSHIP_ARCHIVE", "memory://loop-archive")
+    try:
+        rt = open_with([])
+        s = run_intake(rt)
+        assert s.rejected == 1
+        replies = fs.find("/loop-inbox/econ/回执")
+        assert sorted(p.rsplit(".", 2)[-2:][0] for p in replies) == ["receipt", "receipt"]
+        assert fs.cat_file(next(p for p in replies if p.endswith(".md"))).decode().startswith("# 报表回执")
+        assert run_intake(rt).files_new == 0
+    finally:
+        fs.rm("/loop-inbox", recursive=True)
+        fs.rm("/loop-archive", recursive=True)
+
+
+def test_a_rejected_file_is_mailed_to_its_reporter_with_each_cell_and_its_fix_once(open_with, smtp):
+    rt = open_with([{"to": "invest", "channel": "mail", "url": smtp.url("zhaoshang@example.cn")}])
+    inbox = Path(rt.settings.inbox)
+    write_csv(inbox, "invest", "十月.csv", BAD)
+    s = run_intake(rt)
+    assert s.rejected == 1 and s.messages_sent == 1
+
+    [mail] = smtp.mails
+    assert mail.to == ["zhaoshang@example.cn"] and mail.subject == "桃源镇 报表退回：十月.csv"
+    assert mail.text.startswith("【桃源镇统计站】招商服务中心：您报送的《十月.csv》（2021年10月）未通过审核，已退回。")
+    assert "十月.csv!D4 projects_signed 不能为负数，填报值为 -1。改正：填写非负数" in mail.text
+    assert "invest/回执/十月.csv." in mail.text  # where the full receipt is
+
+    write_csv(inbox, "invest", "十月.csv", BAD, received=dt.datetime(2021, 11, 3, 10, tzinfo=TZ))  # touched
+    run_intake(rt)
+    assert len(smtp.mails) == 1  # same content: a duplicate, answered once
+
+    write_csv(inbox, "invest", "十月.csv", GOOD, received=dt.datetime(2021, 11, 3, 11, tzinfo=TZ))
+    assert run_intake(rt).rejected == 0 and len(smtp.mails) == 1  # the fixed file: nothing to tell
+
+
+def test_a_file_with_no_readable_period_is_still_answered(open_with, webhook):
+    rt = open_with([{"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
+    (Path(rt.settings.inbox) / "econ").mkdir()
+    (Path(rt.settings.inbox) / "econ" / "说明.docx").write_bytes(b"not a form")
+    assert run_intake(rt).rejected == 1
+    [hook] = webhook.hooks
+    assert "《说明.docx》未通过审核" in hook.payload["message"] and "另存为 .xlsx 或 .csv" in hook.payload["message"]
+
+
+def test_a_receipt_that_could_not_reach_the_reporter_is_delivered_by_the_next_run(open_with, webhook):
+    rt = open_with([{"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
+    inbox = Path(rt.settings.inbox)
+    write_csv(inbox, "econ", "oct.csv", [("trade_sales", "12%", 100)])
+    (inbox / "econ" / "回执").write_text("a file where the folder should be", encoding="utf-8")  # blocks it
+    first = run_intake(rt)
+    assert first.rejected == 1 and first.receipts_pending == 1 and webhook.hooks == []
+
+    (inbox / "econ" / "回执").unlink()
+    second = run_intake(rt)
+    assert second.receipts_completed == 1
+    assert [p.suffix for p in sorted((inbox / "econ" / "回执").iterdir())] == [".json", ".md"]
+    assert len(webhook.hooks) == 1 and "oct.csv" in webhook.hooks[0].payload["message"]
+
+
+def test_a_rebuild_answers_nobody(open_with, webhook, tmp_path):
+    from tasks.rebuild import rebuild_into
+
+    rt = open_with([{"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
+    inbox = Path(rt.settings.inbox)
+    write_csv(inbox, "econ", "oct.csv", [("trade_sales", "12%", 100)])
+    run_intake(rt)
+    before = sorted(p.relative_to(inbox) for p in inbox.rglob("*"))
+
+    target = open_runtime(warehouse_url=f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    try:
+        assert rebuild_into(target, rt.settings.archive, Period(2021, 11)).rejected == 1
+        assert sorted(p.relative_to(inbox) for p in inbox.rglob("*")) == before
+        assert outbox(target).empty and len(webhook.hooks) == 1
+    finally:
+        target.engine.dispose()
