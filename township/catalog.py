@@ -140,9 +140,16 @@ class Catalog(BaseModel):
     def township_by_code(self) -> dict[str, Township]:
         return {t.code: t for t in self.townships}
 
+    @cached_property
+    def _contacts_by_recipient(self) -> dict[str, list[Contact]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            out.setdefault(c.to, []).append(c)
+        return out
+
     def contacts_for(self, recipient: str) -> list[Contact]:
         """The channels a recipient is reached by (none: the catalog gives no contact, nothing is sent)."""
-        return [c for c in self.contacts if c.to == recipient]
+        return self._contacts_by_recipient.get(recipient, [])
 
     def indicators_of(self, reporter_code: str) -> list[Indicator]:
         """The indicators a reporter owns, in catalog order."""
