@@ -10,6 +10,7 @@ environment only here, at send time, and never stored or logged.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -95,6 +96,9 @@ def enqueue(rt: Runtime, recipient: str, kind: str, period: Period | str, title:
     """Queue a message to a recipient on each of its channels in the catalog. Idempotent: a message with
     the same recipient, channel, kind, period and subject is queued once. Returns how many rows are new
     (0 when the catalog gives the recipient no contact: nobody to send to)."""
+    if len(subject_key) > 128:  # e.g. a long URL: its hash keys it as well and fits the column
+        subject_key = hashlib.sha256(subject_key.encode()).hexdigest()
+    title = title if len(title) <= 256 else title[:255] + "…"  # a file name may be long; the body has it whole
     rows = [{"recipient": recipient, "channel": c.channel, "kind": kind, "period": str(period),
              "subject_key": subject_key, "title": title, "body": body} for c in rt.catalog.contacts_for(recipient)]
     return outbox_io.enqueue_messages(rt.engine, rows, _now(now))

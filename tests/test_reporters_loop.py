@@ -303,6 +303,16 @@ def test_a_file_with_no_readable_period_is_still_answered(open_with, webhook):
     assert "《说明.docx》未通过审核" in hook.payload["message"] and "另存为 .xlsx 或 .csv" in hook.payload["message"]
 
 
+def test_a_long_title_and_subject_still_fit_and_stay_idempotent(open_with):
+    from tasks.outbox import enqueue
+
+    rt = open_with([{"to": "econ", "channel": "hook", "url": "json://127.0.0.1:9/econ"}])
+    for _ in range(2):
+        enqueue(rt, "econ", "rejection", OCT, "退" * 300, "body", subject_key="https://x/" + "k" * 300)
+    ob = outbox(rt)
+    assert len(ob) == 1 and len(ob["title"][0]) == 256 and len(ob["subject_key"][0]) == 64
+
+
 def test_a_receipt_that_could_not_reach_the_reporter_is_delivered_by_the_next_run(open_with, webhook):
     rt = open_with([{"to": "econ", "channel": "hook", "url": webhook.url("econ")}])
     inbox = Path(rt.settings.inbox)
