@@ -273,6 +273,12 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
             for row in fu.astype(str).itertuples(index=False):
                 f.add_row(*row)
             console.print(f)
+    from tasks.outbox import failed_messages  # every undelivered message, whatever its month, needs a look
+
+    for m in failed_messages(rt).to_dict("records"):
+        console.print(f"[red]outbox[/red] {m['kind']} {m['period']} to {m['recipient']} via {m['channel']}: not "
+                      f"delivered after {m['attempts']} attempt(s), will be retried: {m['last_error']}",
+                      soft_wrap=True)
 
 
 @app.command()

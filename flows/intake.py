@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.naming import intake_run_name, label_run, period_tag, reporter_tag
 from flows.runners import PrefectRunner, task_runner
 from tasks.intake_pipeline import run_intake
+from tasks.outbox import failed_messages, outbox_markdown
 from tasks.receipts import IntakeSummary
 from warehouse.runtime import open_runtime
 
@@ -54,6 +55,9 @@ def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: 
                 log.warning("%s %s/%s %s!%s: %s", c["code"], r["reporter"], r["file"], c.get("sheet") or "",
                             c.get("cell") or "", c["message_en"])
     _publish_artifacts(summary)
+    if summary.messages_sent or summary.messages_failed:
+        create_markdown_artifact(outbox_markdown(failed_messages(rt), summary.messages_sent), key="outbox",
+                                 description="messages sent, and those not delivered yet")
     seen = {(r["reporter"], r["period"]) for r in summary.receipts if r.get("period")}
     reporters = {reporter_tag(a) for a, _ in seen} if len(seen) <= 20 else set()  # a province: too many
     label_run(tags=sorted(reporters | {period_tag(p) for _, p in seen}))

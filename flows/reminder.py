@@ -1,51 +1,28 @@
-"""The completeness reminder: which expected reporters have no accepted form yet for a period.
+"""The completeness reminder: which expected reporters have no accepted form yet for a period, and on the
+reminder days a message to each of them through the outbox (tasks/reminders.py).
 
-Scheduled daily from the 1st to the 10th; posts a Markdown artifact and logs one line per missing reporter.
+Scheduled daily from the 1st to the 10th; posts a Markdown artifact, logs one line per missing reporter,
+and posts the outbox's undelivered messages as an artifact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
 from flows.naming import label_run, period_tag, reminder_run_name
-from tasks.status import reporting_status
-from township.catalog import Catalog
+from flows.runners import PrefectRunner
+from tasks.outbox import failed_messages, outbox_markdown
+from tasks.reminders import deadline_text, run_reminders, still_to_submit
 from township.periods import Period
 from warehouse.runtime import open_runtime
 
+__all__ = ["completeness_reminder", "deadline_text", "reminder_markdown", "still_to_submit"]
+
 STATE_ZH = {"missing": "未报", "overdue": "逾期未报", "resubmit": "已退回，待重报", "late": "迟报"}
-
-
-@task(name="check who has reported", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def status_task(engine: Engine, catalog: Catalog, township: str, period: Period, tz: ZoneInfo) -> pd.DataFrame:
-    return reporting_status(engine, catalog, township, period, tz)
-
-
-def still_to_submit(status: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
-    """The reporters with no accepted form yet, each with why (pure).
-
-    reminder_state: resubmit (every file so far was rejected) | overdue (deadline passed) | missing.
-    """
-    todo = status[status["status"] == "missing"].copy()
-    overdue = todo["deadline"] < pd.Timestamp(now)
-    todo["reminder_state"] = "missing"
-    todo.loc[overdue, "reminder_state"] = "overdue"
-    todo.loc[todo["rejected"] > 0, "reminder_state"] = "resubmit"
-    return todo
-
-
-def deadline_text(deadline: dt.datetime) -> str:
-    """Deadlines read the way the catalog writes them: the 5th at 24:00, not the 6th at 00:00."""
-    if (deadline.hour, deadline.minute) == (0, 0):
-        return f"{deadline - dt.timedelta(days=1):%Y-%m-%d} 24:00"
-    return f"{deadline:%Y-%m-%d %H:%M}"
 
 
 def reminder_markdown(township_name: str, period: Period, status: pd.DataFrame, todo: pd.DataFrame) -> str:
@@ -70,21 +47,22 @@ def reminder_markdown(township_name: str, period: Period, status: pd.DataFrame, 
 
 @flow(name="completeness-reminder", flow_run_name=reminder_run_name, log_prints=False)
 def completeness_reminder(period: str | None = None, township: str | None = None,
-                          warehouse_url: str | None = None) -> dict:
-    """List the reporters that have not yet sent an accepted form for `period` (default: last month)."""
+                          warehouse_url: str | None = None, now: dt.datetime | None = None) -> dict:
+    """List the reporters that have not yet sent an accepted form for `period` (default: last month); on
+    the reminder days, message each of them (once per period and kind) and send the outbox.
+    now: the moment to act as of (default: the current time)."""
     logger = get_run_logger()
     rt = open_runtime(migrate=False, warehouse_url=warehouse_url)  # reading: never migrate or sync the catalog
     try:
         tz = rt.settings.tz
         month = Period.parse(period) if period else Period.previous_month(tz)
-        deadline = rt.catalog.deadline_for(month, tz)
-        now = dt.datetime.now(tz)
-        codes = [township] if township else [t.code for t in rt.catalog.townships]
-        result: dict = {"period": str(month), "deadline": deadline.isoformat(), "townships": {}}
-        for code in codes:
+        out = run_reminders(rt, month, PrefectRunner(), township=township, now=now)
+        deadline = out["deadline"]
+        result: dict = {"period": str(month), "deadline": deadline.isoformat(), "reminder": out["kind"],
+                        "queued": out["queued"], "outbox": out["sent"].as_dict(), "townships": {}}
+        for code, t in out["townships"].items():
             name = rt.catalog.township_by_code[code].name
-            status = status_task(rt.engine, rt.catalog, code, month, tz)
-            todo = still_to_submit(status, now)
+            status, todo = t["status"], t["todo"]
             for c, n, why in zip(todo["reporter_code"], todo["name"], todo["reminder_state"]):
                 logger.warning("%s %s: %s %s has not sent an accepted form yet (%s); deadline %s",
                                code, month, c, n, why, deadline_text(deadline))
@@ -96,6 +74,10 @@ def completeness_reminder(period: str | None = None, township: str | None = None
                 "missing": todo["reporter_code"].tolist(),
                 "late": status.loc[status["status"] == "late", "reporter_code"].tolist(),
             }
+        failed = failed_messages(rt)
+        if len(failed) or out["sent"].sent:
+            create_markdown_artifact(outbox_markdown(failed, out["sent"].sent), key="outbox",
+                                     description="messages sent, and those not delivered yet")
         label_run(tags=[period_tag(month)])
         return result
     finally:

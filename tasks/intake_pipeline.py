@@ -14,6 +14,7 @@ from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
 from tasks.inbox import Incoming
 from tasks.load import ContextFn, load, warehouse_context
+from tasks.outbox import send_outbox
 from tasks.pipeline import PLAIN, Step, StepRunner
 from tasks.pull import Pulled, batch_of, pull
 from tasks.read_files import FileRead, read_many
@@ -46,7 +47,8 @@ ARCHIVE = Step("archive raw files", archive_reads, retries=2)
 REVIEW = Step("review the batch (Great Expectations)", _review)
 LOAD = Step("load into the warehouse", _load, retries=2)
 RECEIPTS = Step("write receipts", write_receipts, retries=2)
-STEPS = (PULL, READ, ARCHIVE, REVIEW, LOAD, RECEIPTS)  # the order run_intake follows
+SEND = Step("send the outbox", send_outbox, retries=2)
+STEPS = (PULL, READ, ARCHIVE, REVIEW, LOAD, RECEIPTS, SEND)  # the order run_intake follows
 
 
 def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = None, partition: str | None = None,
@@ -56,7 +58,10 @@ def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = N
     pulled = run(PULL, rt, partition, received_before)
     logger.info("inbox %s: %d files listed, %d new, %d duplicates", rt.settings.inbox, pulled.listing_count,
                 len(pulled.new), len(pulled.duplicates))
-    return intake_batches(rt, pulled, run, today=today, logger=logger)
+    summary = intake_batches(rt, pulled, run, today=today, logger=logger)
+    sent = run(SEND, rt)  # rejections just queued, and earlier messages due a retry
+    summary.messages_sent, summary.messages_failed = sent.sent, len(sent.failed)
+    return summary
 
 
 def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, today: Period | None = None,
@@ -65,7 +70,8 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     """Take pulled files through in batches of `settings.batch_files`, in receipt order: each batch read in
     parallel chunks, archived, validated in ONE validation, loaded in ONE transaction, answered. Memory
     stays bounded and a later batch sees what an earlier one loaded. Receipts go beside the archived
-    files (receipts_root: elsewhere, for a rebuild that must not rewrite them)."""
+    files and in each reporter's 回执 folder (receipts_root: elsewhere, for a rebuild that must not rewrite
+    them nor answer anyone)."""
     logger = logger or log
     s = rt.settings
     today = today or Period.current(s.tz)
@@ -86,7 +92,9 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
         reviewed = run(REVIEW, rt, reads, today)
         part = batch_of(pulled, batch, last=n == len(batches))
         result = run(LOAD, rt, reviewed, archived, part)
-        summary.merge(run(RECEIPTS, rt, receipts_root or s.archive, result, part))
+        # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
+        summary.merge(run(RECEIPTS, rt, receipts_root or s.archive, result, part,
+                          None if receipts_root else s.inbox))
         logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
     return summary
 

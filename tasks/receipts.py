@@ -7,11 +7,13 @@ import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import fsspec
 import pandas as pd
 
 from tasks.archiving import Archived
 from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, REJECTED, WITH_WARNINGS
 from tasks.inbox import write_beside
+from tasks.outbox import enqueue_rejections
 from tasks.pull import Pulled
 from township.catalog import Catalog
 from warehouse.intake_io import LoadResult, mark_receipts_written, pending_receipts
@@ -114,6 +116,8 @@ class IntakeSummary:
     receipts_completed: int = 0  # receipts an earlier run committed but did not write, written now
     receipts_pending: int = 0  # receipts that could not be written now (the next run writes them)
     deferred: int = 0  # files that could not be archived: nothing stored, taken again next run
+    messages_sent: int = 0  # outbox messages sent at the end of the run (rejections, retries)
+    messages_failed: int = 0  # outbox messages that could not be sent (kept, tried again later)
     receipts: list[dict] = field(default_factory=list)
 
     def merge(self, other: IntakeSummary) -> None:
@@ -127,11 +131,37 @@ class IntakeSummary:
         return {k: v for k, v in self.__dict__.items() if k != "receipts"}
 
 
-def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: Pulled) -> IntakeSummary:
+REPLY_FOLDER = "回执"  # in each reporter's inbox folder; tasks/inbox.list_inbox never takes it as a submission
+
+
+def reply_relpath(sub: dict) -> str:
+    """Where a file's receipt goes back to its reporter, relative to the inbox root:
+    `<folder>/回执/<file name>.<first 8 of its sha256>` (two files of one name keep two receipts)."""
+    folder = sub["inbox_folder"]
+    return f"{folder + '/' if folder else ''}{REPLY_FOLDER}/{sub['file_name']}.{sub['sha256'][:8]}"
+
+
+def return_to_reporter(inbox: str, relpath: str, receipt_json: str, receipt_md: str, made: set[str]) -> None:
+    """The receipt, Markdown (Chinese first) and JSON, in the reporter's 回执 folder; atomic, rewritten
+    whole when written again. `made`: folders this run already created."""
+    folder = relpath.rsplit("/", 1)[0]
+    if folder not in made:
+        fs, base = fsspec.core.url_to_fs(inbox)
+        fs.makedirs(f"{base.rstrip('/')}/{folder}", exist_ok=True)
+        made.add(folder)
+    write_beside(inbox, relpath, ".receipt.md", receipt_md)
+    write_beside(inbox, relpath, ".receipt.json", receipt_json)
+
+
+def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: Pulled,
+                   reporters_root: str | None = None) -> IntakeSummary:
     """Write every pending receipt (JSON + Markdown beside the archived file) from the warehouse, where
     the load committed it, and mark it written; summarise this batch. Pending includes receipts a
     stopped run or a full disk left unwritten: every run completes them. A receipt that cannot be
-    written now stays pending (logged), and the rest are written."""
+    written now stays pending (logged), and the rest are written.
+    reporters_root (the inbox): each receipt also goes back into its reporter's 回执 folder, and a
+    rejected file's reporter is messaged through the outbox, before the receipt counts as written
+    (so a stopped run's receipts reach their reporters on the next run); None (a rebuild): neither."""
     s = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                       duplicates=len(pulled.duplicates), skipped_other_run=len(result.skipped))
     subs, conflicts = pending_receipts(rt.engine)
@@ -140,20 +170,25 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
     for sid, *values in zip(conflicts["submission_id"], *(conflicts[c].tolist() for c in cols)):
         by_sub.setdefault(sid, []).append({k: (None if v is None or v != v else v) for k, v in zip(cols, values)})
     this_batch = set(result.submission_ids.values())
-    written = []
+    written, rejected, replies, made = [], [], {}, set()
     for sub in subs.to_dict("records"):  # one per file: small
         sub["path"] = sub["path"] or sub["file_name"]
         r = receipt(sub, by_sub.get(sub["id"], []), sub, rt.catalog, rt.settings.tz)
         r["submission_id"] = int(sub["id"])
         try:
-            write_beside(receipts_root, sub["archive_path"], ".receipt.json",
-                         json.dumps(r, ensure_ascii=False, indent=1, default=str))
-            write_beside(receipts_root, sub["archive_path"], ".receipt.md", receipt_markdown(r))
+            as_json, as_md = json.dumps(r, ensure_ascii=False, indent=1, default=str), receipt_markdown(r)
+            write_beside(receipts_root, sub["archive_path"], ".receipt.json", as_json)
+            write_beside(receipts_root, sub["archive_path"], ".receipt.md", as_md)
+            if reporters_root is not None:
+                replies[sub["sha256"]] = reply_relpath(sub) + ".receipt.md"
+                return_to_reporter(reporters_root, reply_relpath(sub), as_json, as_md, made)
         except OSError as e:
             log.warning("receipt of %s not written, kept pending for the next run: %s", sub["path"], e)
             s.receipts_pending += 1
         else:
             written.append(int(sub["id"]))
+            if sub["status"] == REJECTED:
+                rejected.append(r)
             s.receipts_completed += int(sub["id"]) not in this_batch
         if int(sub["id"]) not in this_batch:
             continue
@@ -161,6 +196,8 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
         setattr(s, sub["status"], getattr(s, sub["status"]) + 1)
         for c in ("imported", "updated", "unchanged"):
             setattr(s, c, getattr(s, c) + r["counts"][c])
+    if reporters_root is not None:
+        enqueue_rejections(rt, rejected, replies)  # idempotent: a receipt written again is not re-sent
     mark_receipts_written(rt.engine, written, now_utc())
     for it in pulled.duplicates:
         s.receipts.append({"file": it.name, "path": it.path, "sha256": it.sha256, "status": DUPLICATE,

@@ -64,3 +64,10 @@ def test_a_month_with_no_submissions_reminds_every_reporter(catalog):
     assert set(todo["reporter_code"]) == {r.code for r in catalog.expected_reporters("taoyuan")}
     md = reminder_markdown("桃源镇", OCT, status, todo)
     assert f"未报 missing {len(todo)}" in md and "| V10 | 上旺村 | 未报 (missing) | 0 |" in md
+
+
+def test_a_month_with_no_submission_yet_lists_every_reporter_as_missing(catalog):
+    status = _status(catalog, [])  # the 1st of the month: nothing has arrived
+
+    assert set(status["status"]) == {"missing"} and status["received_at"].isna().all()
+    assert len(still_to_submit(status, dt.datetime(2021, 11, 3, tzinfo=TZ))) == len(status)

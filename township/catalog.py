@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,34 @@ class Reporter(_Strict):
     name: str
 
 
+ROLES = ("statistician", "leaders")  # a township's people who are not reporters: '<township>/<role>'
+ENV_REF = re.compile(r"\$\{([^}]*)\}")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Contact(_Strict):
+    """How one recipient is reached: an apprise URL under a channel name (mail, dingtalk, wecom...).
+    Secrets are written `${ENV_NAME}` and expanded from the environment only when a message is sent."""
+
+    to: str  # a reporter code, or '<township>/statistician' | '<township>/leaders'
+    channel: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError(f"contact url must be an apprise URL like mailto://... or json://..., got {v!r}")
+        for name in ENV_REF.findall(v):
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"${{{name}}} is not an environment variable name")
+        # user:password@ in plain text is a secret in the repo: it must be a ${ENV_NAME} reference
+        m = re.match(r"^[^:]+://[^/@?]*?:([^/@?]*)@", v)
+        if m and m.group(1) and not ENV_REF.fullmatch(m.group(1)):
+            raise ValueError("a password in a contact url must be written ${ENV_NAME}, never in the catalog")
+        return v
+
+
 class Indicator(_Strict):
     code: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
@@ -93,6 +122,7 @@ class Catalog(BaseModel):
     units: list[Unit]
     indicators: list[Indicator]
     targets: list[TargetSet]
+    contacts: list[Contact] = []
 
     @cached_property
     def reporter_by_code(self) -> dict[str, Reporter]:
@@ -109,6 +139,17 @@ class Catalog(BaseModel):
     @cached_property
     def township_by_code(self) -> dict[str, Township]:
         return {t.code: t for t in self.townships}
+
+    @cached_property
+    def _contacts_by_recipient(self) -> dict[str, list[Contact]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            out.setdefault(c.to, []).append(c)
+        return out
+
+    def contacts_for(self, recipient: str) -> list[Contact]:
+        """The channels a recipient is reached by (none: the catalog gives no contact, nothing is sent)."""
+        return self._contacts_by_recipient.get(recipient, [])
 
     def indicators_of(self, reporter_code: str) -> list[Indicator]:
         """The indicators a reporter owns, in catalog order."""
@@ -143,6 +184,7 @@ class Catalog(BaseModel):
 
 
 CATALOG_FILES = ("township.yaml", "reporters.yaml", "units.yaml", "indicators.yaml", "targets.yaml")
+OPTIONAL_FILES = ("contacts.yaml",)  # a catalog without contacts works: nobody is messaged
 
 
 def _read_yaml(path: Path) -> dict:
@@ -158,7 +200,7 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _duplicates(codes: list[str]) -> list[str]:
+def _duplicates(codes: list) -> list:
     seen: set[str] = set()
     return sorted({c for c in codes if c in seen or seen.add(c)})
 
@@ -171,18 +213,21 @@ def load_catalog(folder: str | Path | None = None) -> Catalog:
         folder = get_settings().catalog_dir
     folder = Path(folder)
     raw = {name: _read_yaml(folder / name) for name in CATALOG_FILES}
+    raw.update({name: _read_yaml(folder / name) for name in OPTIONAL_FILES if (folder / name).exists()})
     merged = {
         **{k: raw["township.yaml"].get(k) for k in ("county", "first_year", "deadline", "townships")},
         "reporters": raw["reporters.yaml"].get("reporters"),
         "units": raw["units.yaml"].get("units"),
         "indicators": raw["indicators.yaml"].get("indicators"),
         "targets": raw["targets.yaml"].get("targets") or [],
+        "contacts": raw.get("contacts.yaml", {}).get("contacts") or [],
     }
     if merged["deadline"] is None:
         merged["deadline"] = {}
     where = {"county": "township.yaml", "first_year": "township.yaml", "deadline": "township.yaml",
              "townships": "township.yaml", "reporters": "reporters.yaml", "units": "units.yaml",
-             "indicators": "indicators.yaml", "targets": "targets.yaml"}
+             "indicators": "indicators.yaml", "targets": "targets.yaml",
+             "contacts": "contacts.yaml"}
     try:
         catalog = Catalog(**merged)
     except ValidationError as e:
@@ -241,6 +286,15 @@ def _cross_check(c: Catalog, folder: Path) -> list[str]:
         if parent.measure != i.measure or parent.owner != i.owner:
             problems.append(f"{f_ind}: indicator {i.code!r} must have the same measure and owner "
                             f"as its parent {parent.code!r}")
+    f_contacts = str(folder / "contacts.yaml")
+    reporters = c.reporter_by_code
+    for k in c.contacts:
+        town, _, role = k.to.partition("/")
+        if k.to not in reporters and not (town in townships and role in ROLES):
+            problems.append(f"{f_contacts}: contact for {k.to!r}, which is neither a reporter code nor "
+                            f"'<township>/{'|'.join(ROLES)}'")
+    for to, channel in _duplicates([(k.to, k.channel) for k in c.contacts]):
+        problems.append(f"{f_contacts}: {to!r} has two contacts named {channel!r}")
     for t in c.targets:
         if t.township not in townships:
             problems.append(f"{f_tgt}: targets for unknown township {t.township!r}")

@@ -42,11 +42,19 @@ class Settings(BaseSettings):
     max_rows: int = Field(5000, ge=1, description="most rows in a form's sheet or CSV")
     max_columns: int = Field(100, ge=1, description="most columns in a form's sheet or CSV")
 
+    publish_base_url: str | None = Field(
+        None, description="HTTP URL the publish folder is served at (links in Prefect artifacts); unset = file://")
+    outbox_retry_seconds: int = Field(300, ge=0, description="wait before re-sending a failed message; doubles "
+                                      "with each failure")
+    outbox_retry_max_seconds: int = Field(6 * 3600, ge=0, description="longest wait between two sending attempts")
+    remind_days_before: int = Field(2, ge=0, description="days before the deadline that missing reporters are "
+                                    "reminded")
+    remind_days_after: int = Field(1, ge=0, description="days after the deadline that missing reporters are "
+                                   "reminded again")
+
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 2**20)
-    publish_base_url: str | None = Field(
-        None, description="HTTP URL the publish folder is served at (links in Prefect artifacts); unset = file://")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -238,3 +238,30 @@ class SnapshotSeal(Base):
 
     __tablename__ = "snapshot_seal"
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), primary_key=True)
+
+
+class OutboxMessage(Base):
+    """One row per message to one recipient over one of its channels, for a period: what is (or was) sent
+    and how sending went. Unique per recipient, channel, kind, period and subject, so enqueuing twice
+    sends once. Holds the channel's name, never its URL (whose secrets are expanded only to send)."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(128))  # a reporter code, or '<township>/statistician|leaders'
+    channel: Mapped[str] = mapped_column(String(64))  # the contact's name in the catalog (mail, dingtalk...)
+    # rejection | reminder_due | reminder_overdue | signoff_request | published_report
+    kind: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(PERIOD)
+    subject_key: Mapped[str] = mapped_column(String(128), default="")  # e.g. the rejected file's sha256
+    title: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("recipient", "channel", "kind", "period", "subject_key", name="uq_outbox_message"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )

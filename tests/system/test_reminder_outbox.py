@@ -1,0 +1,64 @@
+"""The completeness-reminder flow on a real Prefect server sends through the outbox: a reminder mailed to
+an SMTP server on loopback once however often the flow runs, and a message whose webhook is down shown
+in the run's `outbox` artifact with its error."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from flows.reminder import completeness_reminder
+from scripts.serve import PrefectStack, free_port
+from tests.notify_servers import SMTPServer
+from tests.prefect_drain import drain_prefect_workers
+from tests.system.support import ROOT, artifacts_of
+from tests.test_reporters_loop import catalog_with
+from township.settings import get_settings
+
+pytestmark = pytest.mark.system
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def prefect_api(tmp_path):
+    stack = PrefectStack(home=tmp_path / "prefect-home", port=free_port(),
+                         logs=ROOT / "test-output" / "reminder-outbox" / "logs")
+    try:
+        stack.start_server()
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield stack
+            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
+    finally:
+        stack.down()
+
+
+def test_the_reminder_flow_mails_once_and_shows_what_it_could_not_send(prefect_api, tmp_path, monkeypatch):
+    smtp = SMTPServer().start()
+    try:
+        down = free_port()  # nothing listens there
+        catalog = catalog_with(tmp_path, [
+            {"to": "econ", "channel": "mail", "url": smtp.url("jingfa@example.cn")},
+            {"to": "finance", "channel": "oa", "url": f"json://127.0.0.1:{down}/finance"}])
+        monkeypatch.setenv("TOWNSHIP_CATALOG_DIR", str(catalog))
+        get_settings.cache_clear()
+        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+        two_days_before = dt.datetime(2021, 11, 3, 9, 0, tzinfo=TZ)
+
+        state = completeness_reminder(period="2021-10", warehouse_url=url, now=two_days_before, return_state=True)
+        first = state.result()
+        again = completeness_reminder(period="2021-10", warehouse_url=url, now=two_days_before)
+    finally:
+        smtp.stop()
+        get_settings.cache_clear()
+
+    assert first["reminder"] == "reminder_due" and first["queued"] == 2
+    assert first["outbox"] == {"sent": 1, "failed": 1}
+    assert again["queued"] == 0 and again["outbox"] == {"sent": 0, "failed": 0}  # the failed one waits its turn
+    assert [m.to for m in smtp.mails] == [["jingfa@example.cn"]] and "报送提醒" in smtp.mails[0].subject
+    outbox = artifacts_of(state.state_details.flow_run_id)["outbox"].data
+    assert "1 sent, 1 not delivered" in outbox
+    assert "| finance | oa | 报送提醒 (reminder_due) | 2021-10 | 1 |" in outbox and "127.0.0.1" in outbox
