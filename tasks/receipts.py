@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tasks.archiving import Archived
-from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, REJECTED, WITH_WARNINGS
+from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, PENDING, REJECTED, WITH_WARNINGS
 from tasks.inbox import write_beside
 from tasks.pull import Pulled
 from warehouse.intake_io import LoadResult, mark_receipts_written, pending_receipts
@@ -48,7 +48,7 @@ def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None
 
 
 STATUS_ZH = {ACCEPTED: "已接收", WITH_WARNINGS: "已接收（有提示）", REJECTED: "已退回", DUPLICATE: "重复文件",
-             DEFERRED: "暂缓（下次重试）"}
+             DEFERRED: "暂缓（下次重试）", PENDING: "已受理，待审核签发修订后生效"}
 
 
 def receipt_markdown(r: dict) -> str:
@@ -84,6 +84,7 @@ class IntakeSummary:
     duplicates: int = 0
     accepted: int = 0
     accepted_with_warnings: int = 0
+    accepted_pending_revision: int = 0  # corrections to a final month, stored until a signed revision
     rejected: int = 0
     skipped_other_run: int = 0
     imported: int = 0
@@ -96,8 +97,8 @@ class IntakeSummary:
 
     def merge(self, other: IntakeSummary) -> None:
         """Add a batch's outcome (the listing counts stay the run's)."""
-        for k in ("accepted", "accepted_with_warnings", "rejected", "skipped_other_run", "imported", "updated",
-                  "unchanged", "receipts_completed", "receipts_pending", "deferred"):
+        for k in ("accepted", "accepted_with_warnings", "accepted_pending_revision", "rejected", "skipped_other_run",
+                  "imported", "updated", "unchanged", "receipts_completed", "receipts_pending", "deferred"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.receipts.extend(other.receipts)
 

@@ -116,6 +116,14 @@ def _subtitle(header: ExportHeader) -> str:
     return f"第{header.vintage}版（{header.status_zh}） · 发布时间 {header.published_local} · 内容校验码 {header.content_hash[:16]}"
 
 
+def _footer(header: ExportHeader) -> str:
+    """审核人 and 签发时间 of a signed vintage; a draft or unsigned vintage says it is not signed."""
+    if not header.signer:
+        return "未经审核签发。"
+    return (f"审核人：{header.signer} · 签发时间：{header.signed_local} · 签发：{header.decision_zh}"
+            + (f" · 意见：{header.comment}" if header.comment else ""))
+
+
 def _md_cell(v: object) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
@@ -133,6 +141,7 @@ def render_markdown(header: ExportHeader, sections: list[Section]) -> str:
                 out.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
             out.append("")
         out += [f"![{Path(i).stem}]({i})\n" for i in s.images]
+    out += ["---", "", _footer(header)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -175,6 +184,7 @@ def render_html(header: ExportHeader, sections: list[Section]) -> str:
             body.append("</tbody></table>")
         body += [f'<img src="{html.escape(i)}" alt="{html.escape(Path(i).stem)}">' for i in s.images]
         body.append("</section>")
+    body.append(f'<footer class="sub">{html.escape(_footer(header))}</footer>')
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(_title(header))}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")
+    signoff_timeout_seconds: int = Field(7 * 24 * 3600, ge=60, description="how long a publish run waits "
+                                         "suspended for its sign-off in the Prefect UI before it fails")
 
     @property
     def tz(self) -> ZoneInfo:
