@@ -15,6 +15,8 @@ from rich.console import Console
 from sqlalchemy import text
 
 import cli.app
+from tasks import intake_pipeline
+from tasks.pipeline import PlainRunner
 from tasks.publication import preview_township, publish_township, write_draft
 from tasks.signoff import Signature
 from tests.intake_helpers import run_intake, write_csv
@@ -81,6 +83,34 @@ def test_a_revision_of_a_final_month_needs_a_signer(runtime):
     with pytest.raises(ValueError, match="need a signer"):
         publish_township(runtime, "taoyuan", OCT, final=False)
     assert rows(runtime.engine, "SELECT COUNT(*) FROM snapshot") == [(1,)]
+
+
+class SignFinalBeforeLoad(PlainRunner):
+    """Runs the intake steps, but signs the month off as final just before the load: a 定报 committed
+    between the review (which read the locks) and the load."""
+
+    def __init__(self, rt) -> None:  # noqa: ANN001
+        super().__init__()
+        self.rt = rt
+
+    def __call__(self, step, *args):  # noqa: ANN001, ANN204
+        if step is intake_pipeline.LOAD:
+            publish_township(self.rt, "taoyuan", OCT, final=True, signature=Signature("王芳", final=True))
+        return super().__call__(step, *args)
+
+
+def test_a_final_signed_between_review_and_load_still_locks_the_month(runtime):
+    inbox = Path(runtime.settings.inbox)
+    write_csv(inbox, "invest", "sept.csv", SEPT_ROWS, period="2021-09")
+    write_csv(inbox, "invest", "oct.csv", OCT_ROWS)
+    run_intake(runtime)
+    write_csv(inbox, "invest", "oct-v2.csv", FIXED_ROWS, received=dt.datetime(2021, 12, 20, 10, tzinfo=CST))
+    s = intake_pipeline.run_intake(runtime, SignFinalBeforeLoad(runtime), today=Period(2021, 12))
+    assert [r["status"] for r in s.receipts] == ["accepted_pending_revision"]
+    assert [c["code"] for c in s.receipts[0]["conflicts"]] == ["W_PERIOD_FINAL"]
+    assert rows(runtime.engine, "SELECT ytd_value FROM indicator_values WHERE reporter_code = 'invest' AND "
+                                "period = '2021-10' AND indicator_code = 'investment_funds'") == [(pytest.approx(9.2),)]
+    assert rows(runtime.engine, "SELECT COUNT(*) FROM pending_value WHERE applied_at IS NULL") == [(3,)]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 
 from warehouse.models import Conflict, InboxFile, Submission, ValueHistory
-from warehouse.signoff_io import insert_pending
+from warehouse.signoff_io import insert_pending, lock_final_periods
 
 PENDING_REVISION = "accepted_pending_revision"  # a submission's status: see tasks/batch_review.py
 
@@ -159,7 +159,9 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
     already = _existing(conn, Submission.sha256, hashes)
     subs = submissions[~submissions["sha256"].isin(already)]
     vals = values[values["sha256"].isin(set(subs["sha256"]))]
-    # Corrections to a month already final (定报) are stored as pending revisions, not made current.
+    # Corrections to a month already final (定报) are stored as pending revisions, not made current;
+    # the locks are read again here, under the load's lock, in case a 定报 was signed since the review.
+    subs, conflicts = lock_final_periods(conn, subs, conflicts, PENDING_REVISION)
     pending_hashes = set(subs.loc[subs["status"] == PENDING_REVISION, "sha256"])
     pending, vals = vals[vals["sha256"].isin(pending_hashes)], vals[~vals["sha256"].isin(pending_hashes)]
 

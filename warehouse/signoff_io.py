@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, inspect, insert, select, update
 
+from township.conflicts import Conflict as ConflictCode
 from warehouse.models import PendingValue, Reporter, Snapshot, Submission
 
 PENDING_COLUMNS = ["submission_id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value",
@@ -23,6 +24,29 @@ def final_periods(engine: Engine) -> set[tuple[str, str]]:
     """(township, period) pairs whose latest vintage is final: their current values are locked."""
     if "snapshot" not in inspect(engine).get_table_names():
         return set()  # a dry run on an empty warehouse: nothing is locked
+    with engine.connect() as conn:
+        return _final_periods(conn)
+
+
+def lock_final_periods(conn: Connection, subs: pd.DataFrame, conflicts: pd.DataFrame,
+                       pending_status: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inside the load, under its lock: files accepted for a month that became final after the review read
+    the locks (a sign-off committed meanwhile) become pending revisions too, with their W_PERIOD_FINAL."""
+    locked = _final_periods(conn)
+    hit = pd.Series([(t, p) in locked and s in ("accepted", "accepted_with_warnings") for t, p, s in
+                     zip(subs["township_code"], subs["period"], subs["status"])], index=subs.index, dtype=bool)
+    if not hit.any():
+        return subs, conflicts
+    subs = subs.copy()
+    subs.loc[hit, "status"] = pending_status
+    rows = []
+    for sha, name, period in subs.loc[hit, ["sha256", "file_name", "period"]].itertuples(index=False):
+        rec = ConflictCode("W_PERIOD_FINAL", file_name=name, found=period).as_record()
+        rows.append({"sha256": sha, **{c: rec.get(c) for c in conflicts.columns if c != "sha256"}})
+    return subs, pd.concat([conflicts, pd.DataFrame(rows, columns=conflicts.columns)], ignore_index=True)
+
+
+def _final_periods(conn: Connection) -> set[tuple[str, str]]:
     s = Snapshot
     latest = (select(s.township_code, s.period, func.max(s.vintage).label("v"))
               .group_by(s.township_code, s.period).subquery())
@@ -30,8 +54,7 @@ def final_periods(engine: Engine) -> set[tuple[str, str]]:
             .join(latest, (latest.c.township_code == s.township_code) & (latest.c.period == s.period)
                   & (latest.c.v == s.vintage))
             .where(s.status == "final"))
-    with engine.connect() as conn:
-        return {(t, p) for t, p in conn.execute(stmt).all()}
+    return {(t, p) for t, p in conn.execute(stmt).all()}
 
 
 def insert_pending(conn: Connection, values: pd.DataFrame, ids: dict[str, int]) -> int:
