@@ -211,10 +211,16 @@ def demo(inbox: InboxOpt = None, first: str = "2020-01", last: str = "2021-12", 
 @app.command()
 def publish(period: Annotated[Optional[str], typer.Option(help="the month (default: last month)")] = None,
             year: Annotated[Optional[int], typer.Option(help="publish every month of this year, in order")] = None,
-            final: Annotated[bool, typer.Option("--final", help="publish as final (定报), not preliminary (快报)")] = False,
+            sign_off: Annotated[Optional[str], typer.Option(
+                "--sign-off", help="审核人: sign the vintage off under this name (recorded as entered); "
+                "without it, only a draft (草稿) is written and nothing is frozen")] = None,
+            final: Annotated[bool, typer.Option("--final", help="sign off as final (定报), not preliminary (快报)")] = False,
+            comment: Annotated[Optional[str], typer.Option(help="the signer's comment, kept with the vintage")] = None,
             township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
             warehouse: WarehouseOpt = None, publish_dir: PublishOpt = None) -> None:
-    """Freeze the month's vintage and write its files and report (nothing new if nothing changed)."""
+    """With --sign-off NAME: freeze the month's vintage signed by NAME (pending revisions of a final month
+    become current: a 修订) and write its files and report; nothing new if nothing changed.
+    Without: write the unsigned draft (草稿) to <publish_dir>/<township>/<period>/draft/ and freeze nothing."""
     from flows.publish import publish_monthly
 
     month = _period(period)
@@ -223,11 +229,18 @@ def publish(period: Annotated[Optional[str], typer.Option(help="the month (defau
     _flows()
     for p in periods:
         out = publish_monthly(period=p, final=final, township=township, warehouse_url=warehouse,
-                              publish_dir=publish_dir)
+                              publish_dir=publish_dir, sign_off=sign_off, comment=comment, draft=not sign_off)
         for code, r in out["townships"].items():
+            failed = f"  [red]{r['checks_failed']} snapshot checks failed[/red]" if r["checks_failed"] else ""
+            if out.get("draft"):
+                console.print(f"{code} {out['period']}: 草稿 draft of v{r['vintage']}, not signed, nothing frozen "
+                              f"({r['changes']} changes, {r['pending']} pending revisions) → {r['folder']}/report.html"
+                              + failed)
+                continue
             console.print(f"{code} {out['period']}: v{r['vintage']} {r['status']}"
-                          f"{'' if r['created'] else ' (unchanged)'} → {r['folder']}/report.html"
-                          + (f"  [red]{r['checks_failed']} snapshot checks failed[/red]" if r["checks_failed"] else ""))
+                          f"{'' if r['created'] else ' (unchanged)'} → {r['folder']}/report.html" + failed
+                          + (f"  {r['revisions_applied']} pending revisions made current" if r["revisions_applied"]
+                             else ""))
 
 
 @app.command()
@@ -252,6 +265,7 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
            township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
            warehouse: WarehouseOpt = None) -> None:
     """Expected vs received reporters (on time / late / missing) and soft warnings awaiting follow-up."""
+    from tasks.signoff import pending_revisions
     from tasks.status import follow_up_list, reporting_status
     from township.periods import Period
 
@@ -267,6 +281,13 @@ def status(period: Annotated[Optional[str], typer.Option(help="the month (defaul
             table.add_row(r["reporter_code"], r["name"], f"[{color}]{r['status']}[/{color}]", received,
                           f"{r['deadline']:%Y-%m-%d %H:%M}")
         console.print(table)
+        pend = pending_revisions(rt.engine, t, month)
+        if len(pend):
+            pt = Table(*pend.columns, title=f"pending revisions (待签发修订): {t} {month} is final; "
+                       "`township publish --sign-off NAME` makes them current")
+            for row in pend.astype(str).itertuples(index=False):
+                pt.add_row(*row)
+            console.print(pt)
         fu = follow_up_list(rt.engine, t, month)
         if len(fu):
             f = Table(*fu.columns, title="follow-up (soft warnings)")
@@ -300,11 +321,13 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
           warehouse: WarehouseOpt = None) -> None:
     """Replay a year's monthly cycle as it happened: each month, take in what had arrived by the
     publish day (09:00) and publish; then take in the late corrections and publish again, which
-    produces vintage 2 wherever a published figure changed."""
+    produces vintage 2 wherever a published figure changed. Signed off as the demo signer (演示审核人)."""
     import datetime as dt
 
     from flows.intake import intake as intake_flow
     from flows.publish import publish_monthly
+    from tasks.signoff import DEMO_SIGNER
+    from township.periods import Period
 
     rt = _runtime(warehouse_url=warehouse)
     tz = rt.settings.tz
@@ -314,14 +337,14 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
         nxt = p.next()
         cutoff = dt.datetime(nxt.year, nxt.month, publish_day, 9, 0, tzinfo=tz)
         got = intake_flow(warehouse_url=warehouse, received_before=cutoff)
-        out = publish_monthly(period=str(p), warehouse_url=warehouse)
+        out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
         for code, r in out["townships"].items():
             console.print(f"{p}: {got['files_new']} new files ({got['rejected']} rejected) → {code} v{r['vintage']} "
                           f"{r['folder']}/report.html")
     late = intake_flow(warehouse_url=warehouse)
     console.print(f"after the year: {late['files_new']} late files")
     for p in months:
-        out = publish_monthly(period=str(p), warehouse_url=warehouse)
+        out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
         for code, r in out["townships"].items():
             if r["created"]:
                 console.print(f"{p}: revised → {code} v{r['vintage']} {r['folder']}/report.html")

@@ -5,6 +5,7 @@ The review step of the intake pipeline (tasks/intake_pipeline.py); `township che
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import chain
 from zoneinfo import ZoneInfo
@@ -17,10 +18,12 @@ from tasks.frame import READ_COLUMNS, conform
 from tasks.read_files import FileRead
 from tasks.review import CONFLICT_COLUMNS, review
 from township.catalog import Catalog
+from township.conflicts import Conflict
 from township.periods import Period
 
 ACCEPTED, WITH_WARNINGS, REJECTED, DUPLICATE = "accepted", "accepted_with_warnings", "rejected", "duplicate"
 DEFERRED = "deferred"  # could not be archived: nothing stored, taken again next run
+PENDING = "accepted_pending_revision"  # accepted for a month already final (定报): stored, not current
 
 
 def run_frame(reads: list[FileRead]) -> pd.DataFrame:
@@ -58,8 +61,9 @@ class Reviewed:
 
 
 def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today: Period,
-               tz: ZoneInfo) -> Reviewed:
-    """Enrich and validate the run's rows in one validation, then decide each file."""
+               tz: ZoneInfo, locked: Collection[tuple[str, str]] = ()) -> Reviewed:
+    """Enrich and validate the run's rows in one validation, then decide each file.
+    locked: (township, period) pairs already final; an acceptable file for one becomes a pending revision."""
     frame = run_frame(reads)
     if frame.empty:
         enriched, row_conflicts = frame, pd.DataFrame(columns=CONFLICT_COLUMNS)
@@ -77,6 +81,7 @@ def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today:
                           ignore_index=True) if file_conflicts else row_conflicts
     conflicts = conflicts.rename(columns={"file_key": "sha256"})[["sha256", *CONFLICT_COLUMNS[1:]]]
     submissions = _decide(reads, enriched, conflicts, catalog, tz)
+    submissions, conflicts = _lock_final_periods(submissions, conflicts, locked)
     values = _accepted_values(enriched, submissions)
     return Reviewed(enriched, conflicts, submissions, values, reads)
 
@@ -105,6 +110,27 @@ def _decide(reads: list[FileRead], frame: pd.DataFrame, conflicts: pd.DataFrame,
     return pd.DataFrame(out, columns=["sha256", "inbox_folder", "reporter_code", "township_code", "period",
                                       "file_name", "path", "received_at", "status", "on_time", "rejected",
                                       "errors", "warnings"])
+
+
+def _lock_final_periods(submissions: pd.DataFrame, conflicts: pd.DataFrame,
+                        locked: Collection[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Files that would be accepted for a final month: status PENDING and a W_PERIOD_FINAL note each."""
+    if not locked or submissions.empty:
+        return submissions, conflicts
+    keys = set(locked)
+    hit = [(t, p) in keys and s != REJECTED for t, p, s in
+           zip(submissions["township_code"], submissions["period"], submissions["status"])]
+    if not any(hit):
+        return submissions, conflicts
+    submissions = submissions.copy()
+    hit = pd.Series(hit, index=submissions.index)
+    submissions.loc[hit, "status"] = PENDING
+    submissions.loc[hit, "warnings"] += 1
+    rows = []
+    for sha, name, period in submissions.loc[hit, ["sha256", "file_name", "period"]].itertuples(index=False):
+        rec = Conflict("W_PERIOD_FINAL", file_name=name, found=period).as_record()
+        rows.append({"sha256": sha, **{c: rec.get(c) for c in conflicts.columns if c != "sha256"}})
+    return submissions, pd.concat([conflicts, pd.DataFrame(rows, columns=conflicts.columns)], ignore_index=True)
 
 
 def _accepted_values(frame: pd.DataFrame, submissions: pd.DataFrame) -> pd.DataFrame:

@@ -62,6 +62,12 @@ class ExportHeader:
     status_zh: str  # 快报 | 定报
     published_local: str  # e.g. 2021-11-10 09:00 (Asia/Shanghai)
     content_hash: str
+    # The sign-off (tasks/signoff.py); empty for an unsigned vintage or a draft.
+    decision: str = ""  # preliminary | final | revision
+    decision_zh: str = ""  # 快报 | 定报 | 修订
+    signer: str = ""  # 审核人, as entered
+    signed_local: str = ""  # 签发时间
+    comment: str = ""
 
     @property
     def title(self) -> str:
@@ -202,7 +208,9 @@ def write_xlsx(table: pd.DataFrame, header: ExportHeader, path: Path, published_
                 ws.write_number(row, col, float(v), fmt)
     foot = 3 + len(t) + 1
     ws.write_string(foot, 0, f"第{header.vintage}版（{header.status_zh}），发布时间：{header.published_local}；"
-                             f"内容校验码：{header.content_hash[:16]}", f["left"])
+                             f"内容校验码：{header.content_hash[:16]}"
+                             + (f"；审核人：{header.signer}，签发时间：{header.signed_local}" if header.signer else ""),
+                   f["left"])
     ws.write_string(foot + 1, 0, "注：“未报”表示应报单位未报送，不按0计；“—”表示无可比基数或不适用；"
                                  "报送单位为已报/应报单位数。", f["left"])
     widths = [26, 9, 12, 13, 13, 9, 11, 9, 11, 9, 30]
@@ -259,7 +267,9 @@ def write_manifest(folder: Path, header: ExportHeader) -> Path:
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
     doc = {"township": header.township_code, "period": header.period, "period_label": header.period_label,
            "vintage": header.vintage, "status": header.status, "published_at": header.published_local,
-           "content_hash": header.content_hash, "files": files}
+           "content_hash": header.content_hash, "decision": header.decision or None,
+           "signer": header.signer or None, "signed_at": header.signed_local or None,
+           "sign_comment": header.comment or None, "files": files}
     path = folder / "manifest.json"
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path

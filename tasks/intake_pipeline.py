@@ -22,6 +22,7 @@ from tasks.receipts import IntakeSummary, deferred_summary, write_receipts
 from township.catalog import Catalog
 from township.periods import Period
 from warehouse.intake_io import LoadResult
+from warehouse.signoff_io import final_periods
 from warehouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def _read(chunk: list[Incoming], catalog: Catalog, inbox_label: str) -> list[Fil
 
 
 def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None) -> Reviewed:
-    return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz)
+    # Months already final (定报) are locked: read here, so `township check` says so too.
+    return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz,
+                      locked=final_periods(rt.engine))
 
 
 def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> LoadResult:

@@ -11,7 +11,7 @@ import fsspec
 import pandas as pd
 
 from tasks.archiving import Archived
-from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, REJECTED, WITH_WARNINGS
+from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, PENDING, REJECTED, WITH_WARNINGS
 from tasks.inbox import write_beside
 from tasks.outbox import enqueue_rejections
 from tasks.pull import Pulled
@@ -72,7 +72,7 @@ def receipt(sub: dict, conflicts: pd.DataFrame | list[dict], counts: dict | None
 
 
 STATUS_ZH = {ACCEPTED: "已接收", WITH_WARNINGS: "已接收（有提示）", REJECTED: "已退回", DUPLICATE: "重复文件",
-             DEFERRED: "暂缓（下次重试）"}
+             DEFERRED: "暂缓（下次重试）", PENDING: "已受理，待审核签发修订后生效"}
 
 
 def receipt_markdown(r: dict) -> str:
@@ -108,6 +108,7 @@ class IntakeSummary:
     duplicates: int = 0
     accepted: int = 0
     accepted_with_warnings: int = 0
+    accepted_pending_revision: int = 0  # corrections to a final month, stored until a signed revision
     rejected: int = 0
     skipped_other_run: int = 0
     imported: int = 0
@@ -122,8 +123,8 @@ class IntakeSummary:
 
     def merge(self, other: IntakeSummary) -> None:
         """Add a batch's outcome (the listing counts stay the run's)."""
-        for k in ("accepted", "accepted_with_warnings", "rejected", "skipped_other_run", "imported", "updated",
-                  "unchanged", "receipts_completed", "receipts_pending", "deferred"):
+        for k in ("accepted", "accepted_with_warnings", "accepted_pending_revision", "rejected", "skipped_other_run",
+                  "imported", "updated", "unchanged", "receipts_completed", "receipts_pending", "deferred"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.receipts.extend(other.receipts)
 

@@ -130,6 +130,14 @@ def escape_markdown(v: object) -> str:
     return str(v).translate(_MD_SPECIAL)
 
 
+def _footer(header: ExportHeader) -> str:
+    """审核人 and 签发时间 of a signed vintage; a draft or unsigned vintage says it is not signed."""
+    if not header.signer:
+        return "未经审核签发。"
+    return (f"审核人：{header.signer} · 签发时间：{header.signed_local} · 签发：{header.decision_zh}"
+            + (f" · 意见：{header.comment}" if header.comment else ""))
+
+
 def _md_cell(v: object) -> str:
     return escape_markdown(v)
 
@@ -147,6 +155,7 @@ def render_markdown(header: ExportHeader, sections: list[Section]) -> str:
                 out.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
             out.append("")
         out += [f"![{Path(i).stem}]({i})\n" for i in s.images]
+    out += ["---", "", _footer(header)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -197,6 +206,7 @@ def render_html(header: ExportHeader, sections: list[Section]) -> str:
             body.append("</tbody></table>")
         body += [f'<img src="{html.escape(i)}" alt="{html.escape(Path(i).stem)}">' for i in s.images]
         body.append("</section>")
+    body.append(f'<footer class="sub">{html.escape(_footer(header))}</footer>')
     text = "\n".join(body)
     # Bold headings use the same regular face (synthesised bold): one font file, no second subset.
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from tasks.compute import SNAPSHOT_COLUMNS
+from tasks.signoff import Signature, signature_columns, signed_status
 from township.periods import Period
 from warehouse import publish_io
 
@@ -79,8 +80,10 @@ def check_snapshot(table: pd.DataFrame, docs_dir: str | Path | None = None) -> p
 
 
 def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
-                   checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None) -> FrozenVintage:
+                   checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None,
+                   signature: Signature | None = None) -> FrozenVintage:
     """Store the table as the next vintage unless the latest has the same content and status.
+    signature: who signed it off (stored with the vintage); a change to a final month is a revision.
 
     One transaction per attempt; two publishers racing for the same vintage number meet the unique
     constraint, and the loser retries once (then usually finds the winner's identical vintage).
@@ -89,18 +92,20 @@ def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.Data
     digest = content_hash(table, label)
     when = publish_io.utc(published_at or publish_io.now_utc())
     try:
-        return _freeze_once(engine, township, period, table, label, checks, status, digest, when)
+        return _freeze_once(engine, township, period, table, label, checks, status, digest, when, signature)
     except IntegrityError:
-        return _freeze_once(engine, township, period, table, label, checks, status, digest, when)
+        return _freeze_once(engine, township, period, table, label, checks, status, digest, when, signature)
 
 
 def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
-                 checks: pd.DataFrame, status: str, digest: str, when: pd.Timestamp) -> FrozenVintage:
+                 checks: pd.DataFrame, status: str, digest: str, when: pd.Timestamp,
+                 signature: Signature | None = None) -> FrozenVintage:
     with engine.connect() as conn:
         conn.info["write"] = True  # SQLite: take the write lock at BEGIN (see warehouse/engine.py)
         try:
             with conn.begin():
                 latest = publish_io.latest_vintage(conn, township, str(period))
+                status, decision = signed_status(status == "final", latest.status if latest else None)
                 # A final vintage is not downgraded by a later preliminary publish of the same figures.
                 if latest and latest.content_hash == digest and status in (latest.status, "preliminary"):
                     return FrozenVintage(latest.id, latest.vintage, latest.status, latest.period_label,
@@ -114,7 +119,7 @@ def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFr
                 vintage = latest.vintage + 1 if latest else 1
                 header = {"township_code": township, "period": str(period), "vintage": vintage,
                           "status": status, "period_label": label, "published_at": when.to_pydatetime(),
-                          "content_hash": digest}
+                          "content_hash": digest, **signature_columns(signature, decision, when)}
                 sid = publish_io.insert_vintage(conn, header, table[publish_io.SNAPSHOT_VALUE_COLUMNS],
                                                 changes, checks)
         finally:

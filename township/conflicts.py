@@ -64,6 +64,9 @@ CODES: dict[str, tuple[str, str, str]] = {
                   "{indicator} month value {found} is far outside its history (median {expected})"),
     "W_UNIT_SHIFT": (WARNING, "{indicator} 本月值 {found} 约为历史水平 {expected} 的一万倍或万分之一，请检查计量单位",
                      "{indicator} month value {found} is about 10,000× off its history ({expected}); check the unit"),
+    "W_PERIOD_FINAL": (WARNING, "报告期 {found} 已定报，本次更正已受理并保存，须经审核签发修订后才生效",
+                       "period {found} is final (定报): the correction is stored as a pending revision and "
+                       "becomes current only when a revision is signed off"),
     "W_REPEATED": (WARNING, "{indicator} 本月值 {found} 与上月完全相同", "{indicator} month value {found} repeats last month's exactly"),
 }
 

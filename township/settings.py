@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     remind_days_after: int = Field(1, ge=0, description="days after the deadline that missing reporters are "
                                    "reminded again")
 
+    signoff_timeout_seconds: int = Field(7 * 24 * 3600, ge=60, description="how long a publish run waits "
+                                         "suspended for its sign-off in the Prefect UI before it fails")
+
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 2**20)

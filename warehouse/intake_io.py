@@ -18,6 +18,9 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, text, upda
 
 from warehouse.models import Conflict, InboxFile, Submission, ValueHistory
 from warehouse.text_fit import fit_column, fit_rows
+from warehouse.signoff_io import insert_pending, lock_final_periods
+
+PENDING_REVISION = "accepted_pending_revision"  # a submission's status: see tasks/batch_review.py
 
 INTAKE_LOCK_KEY = 0x70776E73  # arbitrary constant: "the intake load" advisory lock
 
@@ -157,6 +160,11 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
     already = _existing(conn, Submission.sha256, hashes)
     subs = submissions[~submissions["sha256"].isin(already)]
     vals = values[values["sha256"].isin(set(subs["sha256"]))]
+    # Corrections to a month already final (定报) are stored as pending revisions, not made current;
+    # the locks are read again here, under the load's lock, in case a 定报 was signed since the review.
+    subs, conflicts = lock_final_periods(conn, subs, conflicts, PENDING_REVISION)
+    pending_hashes = set(subs.loc[subs["status"] == PENDING_REVISION, "sha256"])
+    pending, vals = vals[vals["sha256"].isin(pending_hashes)], vals[~vals["sha256"].isin(pending_hashes)]
 
     # Current values of the keys this run touches, read under the lock.
     current = _current_for(conn, vals)
@@ -174,6 +182,7 @@ def _load_locked(conn: Connection, submissions: pd.DataFrame, conflicts: pd.Data
     _insert_conflicts(conn, conflicts[conflicts["sha256"].isin(ids)], ids)
     if not plan.empty:
         _write_values(conn, plan, ids)
+    insert_pending(conn, pending, ids)
     return LoadResult(ids, counts, sorted(already & set(hashes)))
 
 

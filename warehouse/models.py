@@ -113,7 +113,7 @@ class Submission(Base):
     path: Mapped[str | None] = mapped_column(String(1024))  # where it lay in the inbox, e.g. 'invest/十月.xlsx'
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    # accepted | accepted_with_warnings | rejected
+    # accepted | accepted_with_warnings | accepted_pending_revision | rejected
     status: Mapped[str] = mapped_column(String(32))
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     imported: Mapped[int] = mapped_column(Integer, default=0)
@@ -186,7 +186,31 @@ class Snapshot(Base):
     period_label: Mapped[str] = mapped_column(String(16))  # 1-10月, 1-2月
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The sign-off (审核签发): who approved this vintage, as what, with what comment, when. NULL only for
+    # vintages frozen before sign-off existed (migration 0005) or by code that froze without a signer.
+    decision: Mapped[str | None] = mapped_column(String(16))  # preliminary (快报) | final (定报) | revision (修订)
+    signer: Mapped[str | None] = mapped_column(String(128))  # the name as entered
+    comment: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("township_code", "period", "vintage", name="uq_snapshot_vintage"),)
+
+
+class PendingValue(Base):
+    """One row per value of an accepted correction to a month already final (定报): stored, not current,
+    until a signed revision makes it current (applied_at) and freezes the next vintage."""
+
+    __tablename__ = "pending_value"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    reporter_code: Mapped[str] = mapped_column(ForeignKey("reporter.code"))
+    period: Mapped[str] = mapped_column(PERIOD)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicator.code"))
+    month_value: Mapped[float | None] = mapped_column(Float)
+    ytd_value: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # NULL = still pending
+    __table_args__ = (Index("ix_pending_value_period", "period", "reporter_code"),)
 
 
 class SnapshotValue(Base):

@@ -13,6 +13,14 @@ _SNAPSHOT_COLUMNS = """
     sv.month_value, sv.ytd_value, sv.prior_ytd_value, sv.yoy_pct, sv.annual_target, sv.target_pct,
     sv.schedule_gap_pp, sv.reporters_expected, sv.reporters_reported, s.vintage, s.status,
     s.published_at, s.period_label"""
+# The sign-off columns (migration 0005); views created by earlier migrations leave them out.
+_SIGNOFF_COLUMNS = ", s.decision, s.signer, s.comment AS sign_comment, s.signed_at"
+_SIGNOFF_DOCS = {
+    "decision": "the sign-off: preliminary (快报), final (定报) or revision (修订, a signed change to a final month)",
+    "signer": "审核人: who signed the vintage off, as entered",
+    "sign_comment": "the signer's comment",
+    "signed_at": "签发时间: when it was signed",
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ VIEWS: list[View] = [
     View(
         "monthly_indicators",
         "one row per township × period × indicator, from the latest published vintage",
-        f"""SELECT {_SNAPSHOT_COLUMNS}
+        f"""SELECT {_SNAPSHOT_COLUMNS}{{signoff}}
 FROM snapshot s
 JOIN snapshot_value sv ON sv.snapshot_id = s.id
 JOIN indicator i ON i.code = sv.indicator_code
@@ -52,12 +60,13 @@ WHERE s.vintage = (SELECT MAX(s2.vintage) FROM snapshot s2
             "status": "preliminary (快报) or final (定报)",
             "published_at": "when this vintage was published",
             "period_label": "how the report names the span: 1-10月, 1-2月",
+            **_SIGNOFF_DOCS,
         },
     ),
     View(
         "snapshot_history",
         "one row per township × period × indicator × vintage, with when it was current (as-of queries)",
-        f"""SELECT {_SNAPSHOT_COLUMNS},
+        f"""SELECT {_SNAPSHOT_COLUMNS}{{signoff}},
     s.published_at AS valid_from,
     (SELECT MIN(s2.published_at) FROM snapshot s2
       WHERE s2.township_code = s.township_code AND s2.period = s.period
@@ -145,10 +154,15 @@ FROM conflict c JOIN submission s ON s.id = c.submission_id""",
 IMMUTABLE_TABLES = ("snapshot", "snapshot_value", "snapshot_change", "snapshot_check")
 
 
-def create_views(op) -> None:  # noqa: ANN001 - an alembic Operations object
+def view_sql(view: View, signed: bool = True) -> str:
+    """The view's SQL; signed=False: without the sign-off columns (for migrations before 0005)."""
+    return view.sql.replace("{signoff}", _SIGNOFF_COLUMNS if signed else "")
+
+
+def create_views(op, signed: bool = True) -> None:  # noqa: ANN001 - an alembic Operations object
     for view in VIEWS:
         op.execute(f"DROP VIEW IF EXISTS {view.name}")
-        op.execute(f"CREATE VIEW {view.name} AS\n{view.sql}")
+        op.execute(f"CREATE VIEW {view.name} AS\n{view_sql(view, signed)}")
 
 
 def drop_views(op) -> None:  # noqa: ANN001

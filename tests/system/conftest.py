@@ -77,7 +77,9 @@ def intake_runs(prefect_stack, system_dirs, warehouse_url) -> list[FlowRun]:
 
 @pytest.fixture(scope="package")
 def publish_run(intake_runs, system_dirs, warehouse_url) -> FlowRun:
-    params = {"period": "2021-10", "warehouse_url": warehouse_url, "publish_dir": str(system_dirs["published"])}
+    # Signed by a parameter, as a script would: this run does not wait for the UI (tests/system/test_signoff.py does).
+    params = {"period": "2021-10", "warehouse_url": warehouse_url, "publish_dir": str(system_dirs["published"]),
+              "sign_off": "系统测试审核人"}
     run = run_deployment("publish-monthly/publish-monthly", parameters=params, timeout=0)
     return wait_for([run.id])[0]
 

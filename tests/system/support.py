@@ -94,3 +94,36 @@ def assert_completed(run: FlowRun) -> None:
     assert run.state is not None and run.state.is_completed(), (
         f"{run.name} ended {run.state.name if run.state else '?'}: {run.state.message if run.state else ''}\n"
         f"{run_logs(run.id)[-3000:]}")
+
+
+def wait_for_state(run_id: UUID, name: str, timeout: float = RUN_TIMEOUT) -> FlowRun:
+    """Poll until the run is in the state called `name` (e.g. "Suspended"); fail with its logs otherwise."""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(run_id)
+            if run.state and run.state.name == name:
+                return run
+            if (run.state and run.state.is_final()) or time.monotonic() > deadline:
+                pytest.fail(f"{run.name} is {run.state.name if run.state else '?'}, not {name}: "
+                            f"{run.state.message if run.state else ''}\n{run_logs(run_id)[-3000:]}")
+            time.sleep(1)
+
+
+def loaded_warehouse(base: Path) -> dict[str, str]:
+    """A fresh warehouse (SQLite) holding the test inbox's October, and an empty publish folder: the
+    parameters of a publish run that nothing else touches."""
+    from tasks.intake_pipeline import run_intake
+    from warehouse.runtime import open_runtime
+
+    dirs = {name: base / name for name in ("inbox", "archive", "published")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    write_test_inbox(dirs["inbox"])
+    url = f"sqlite:///{base / 'warehouse.db'}"
+    rt = open_runtime(warehouse_url=url, inbox=str(dirs["inbox"]), archive=str(dirs["archive"]),
+                      publish_dir=str(dirs["published"]))
+    run_intake(rt, today=Period(2021, 11))
+    rt.engine.dispose()
+    return {"warehouse_url": url, "publish_dir": str(dirs["published"])}
+
