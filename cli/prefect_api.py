@@ -22,6 +22,9 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def _die_with(parent: int, libc: Any):  # noqa: ANN401, ANN202
     def preexec() -> None:  # runs in the child between fork and exec
+        # The child inherits our signal mask, and cli/stopping.py blocks SIGTERM in the CLI (a thread
+        # waits for it): unblocked here, or the death signal (and any SIGTERM) would never reach the server.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)

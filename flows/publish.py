@@ -23,9 +23,11 @@ from pydantic import Field
 from flows.naming import label_run, period_tag, publish_run_name
 from flows.runners import PrefectRunner
 from tasks.links import published_url
+from tasks.outbox import announce_published, enqueue, request_signoff, send_outbox
 from tasks.publication import Preview, PublishResult, preview_township, sign_township, write_draft
 from tasks.report import escape_markdown
 from tasks.signoff import SEND_BACK, Signature
+from tasks.snapshot import STATUS_ZH
 from tasks.status import reporting_status
 from township.periods import Period
 from township.settings import get_settings
@@ -52,12 +54,33 @@ class SignOff(RunInput):
         description="审核意见；退回时写明需要更正的内容。 / Comment; for a send-back, what must be corrected.")
 
 
-def notify(kind: str, period: Period, body: str, log: logging.Logger | logging.LoggerAdapter) -> None:
-    """HOOK(outbox, issue 10 §2): the messages of the sign-off. Replace the log line with
-    `tasks.outbox.enqueue(...)` once the outbox is on main. kind: 'signoff_request' (to the statistician,
-    linking the suspended run), 'send_back' (the comment to the reporters concerned), 'published_report'
-    (the report to the leaders)."""
-    log.info("message %s for %s (not sent: no outbox yet): %s", kind, period, body[:200])
+def _send(rt: Runtime, log: logging.Logger | logging.LoggerAdapter) -> None:
+    """Send what the sign-off queued (a recipient without contacts in the catalog gets nothing); a failure
+    stays in the outbox, shown by `township status`, and is retried by the next run that sends."""
+    result = send_outbox(rt)
+    if result.sent or result.failed:
+        log.info("outbox: %d sent, %d failed", result.sent, len(result.failed))
+
+
+def request_sign_off(rt: Runtime, month: Period, townships: list[str], summary: str, run_key: str,
+                     log: logging.Logger | logging.LoggerAdapter) -> None:
+    """The sign-off request to each township's statistician, linking this suspended run (once per run)."""
+    from prefect.runtime import flow_run
+
+    url = flow_run.ui_url or ""
+    for code in townships:
+        request_signoff(rt, code, month, url, summary=summary[:1500], subject_key=f"{flow_run.id}-{run_key}")
+    _send(rt, log)
+
+
+def tell_reporters_sent_back(rt: Runtime, month: Period, townships: list[str], text: str, run_key: str,
+                             log: logging.Logger | logging.LoggerAdapter) -> None:
+    """A send-back's comment to the reporters concerned: every reporter expected for the month in the
+    townships sent back, since the month is reopened for all of them (once per sign-off)."""
+    for code in townships:
+        for reporter in rt.catalog.expected_reporters(code):
+            enqueue(rt, reporter.code, "send_back", month, f"{month} 报表退回修改", text, subject_key=run_key)
+    _send(rt, log)
 
 
 def _key(township: str, period: Period) -> str:
@@ -146,7 +169,7 @@ def _wait_for_sign_off(rt: Runtime, month: Period, previews: dict[str, Preview],
                        log) -> SignOff:  # noqa: ANN001
     body = "\n\n".join(summaries)
     label_run(name=f"publish {month} awaiting sign-off", tags=[period_tag(month)])
-    notify("signoff_request", month, body, log)
+    request_sign_off(rt, month, list(previews), body, _sign_off_key(previews), log)
     form = SignOff.with_initial_data(description=(
         f"## 审核签发 {month} / Sign-off\n\n请阅读本次运行的 Artifacts（草稿、变动、检查、报送情况）后选择："
         "快报、定报或退回，并填写审核人。\n\nRead the run's artifacts (draft, changes, checks, completeness), "
@@ -155,12 +178,12 @@ def _wait_for_sign_off(rt: Runtime, month: Period, previews: dict[str, Preview],
                             key=_sign_off_key(previews))
 
 
-def _sent_back(month: Period, previews: dict[str, Preview], answer: SignOff, log) -> State:  # noqa: ANN001
+def _sent_back(rt: Runtime, month: Period, previews: dict[str, Preview], answer: SignOff, log) -> State:  # noqa: ANN001
     text = f"退回 {month}，审核人 {answer.signer}：{answer.comment or '（无说明）'}"
     create_markdown_artifact(key=f"sent-back-{str(month)}", markdown=(
         f"# 退回 Sent back: {month}\n\n- 审核人 signer: {answer.signer}\n- 意见 comment: {answer.comment or '—'}\n"
         f"- 未发布任何版本 nothing was frozen ({', '.join(previews)})"), description="sent back, nothing published")
-    notify("send_back", month, text, log)
+    tell_reporters_sent_back(rt, month, list(previews), text, _sign_off_key(previews), log)
     label_run(name=f"publish {month} sent back", tags=[period_tag(month)])
     log.info("%s: sent back by %s, nothing frozen", month, answer.signer)
     return Completed(name=SENT_BACK_STATE, message=text)
@@ -195,8 +218,9 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
     else:
         answer = _wait_for_sign_off(rt, month, previews, summaries, log)
         if answer.decision == SEND_BACK:
+            state = _sent_back(rt, month, previews, answer, log)
             rt.engine.dispose()
-            return _sent_back(month, previews, answer, log)
+            return state
         final = answer.decision == "定报"
         signature = Signature(answer.signer, final, answer.comment)
     out = {}
@@ -209,11 +233,12 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
             log.warning("snapshot check %s %s: %s", c, i or "", en)
         _artifacts(code, month, r)
         if r.created:
-            notify("published_report", month, f"{code} {r.period_label} 第{r.vintage}版 {r.folder / 'report.html'}",
-                   log)
+            announce_published(rt, code, month, r.vintage, STATUS_ZH.get(r.status, r.status), r.narrative,
+                               published_url(rt.settings, r.folder / "report.html"))
         out[code] = {"vintage": r.vintage, "status": r.status, "created": r.created, "folder": str(r.folder),
                      "checks_failed": len(r.check_failures), "decision": r.decision, "signer": r.signer,
                      "revisions_applied": len(r.applied)}
+    _send(rt, log)
     if len(townships) == 1:
         label_run(name=f"publish {month} v{out[townships[0]]['vintage']}", tags=[period_tag(month)])
     else:
