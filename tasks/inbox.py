@@ -19,6 +19,7 @@ from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+import numpy as np
 import pandas as pd
 
 from township.conflicts import Conflict
@@ -167,7 +168,7 @@ def list_inbox(root: str) -> pd.DataFrame:
         df["path"] = pd.Series([tagged(p, src) if d and p != src else p
                                 for p, src, d in zip(df["path"], df["source"], dup)], dtype="str", index=df.index)
     # receipts returned to reporters (tasks/receipts.py) are never taken as submissions
-    df = df[["回执" not in p.split("/") for p in df["path"]]]
+    df = df.loc[np.array(["回执" not in p.split("/") for p in df["path"]], dtype=bool)]
     parts = [p.split("/") for p in df["path"]]
     df["folder"] = pd.Series([p[0] if len(p) > 1 else "" for p in parts], dtype="str", index=df.index)
     df["name"] = pd.Series([p[-1] for p in parts], dtype="str", index=df.index)

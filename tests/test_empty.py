@@ -71,7 +71,9 @@ def test_every_command_on_the_first_day_ends_cleanly(prefect_api, fresh, catalog
     form = write_test_inbox(fresh / "to-check")[0]  # a good form checked before sending: no context, accepted
     assert "accepted" in _ok(["check", str(form)])
 
-    out = _ok(["publish", "--period", "2021-10"])
+    draft = _ok(["publish", "--period", "2021-10"])  # without a signer: the draft (草稿), nothing frozen
+    assert "草稿" in draft and not (fresh / "published" / "taoyuan" / "2021-10" / "v1").exists()
+    out = _ok(["publish", "--period", "2021-10", "--sign-off", "王芳"])
     assert "taoyuan 2021-10: v1 preliminary" in out
     vintage = fresh / "published" / "taoyuan" / "2021-10" / "v1"
     table = pd.read_csv(vintage / "indicators.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,18 @@ def schema_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    """Whether the warehouse has this table yet. Read-only paths (status, the reminder) do not migrate: on a
+    warehouse not yet upgraded by `township init` (or an intake run) they skip what needs a newer table."""
+    from sqlalchemy import inspect
+
+    found = inspect(engine).has_table(name)
+    if not found:
+        logging.getLogger(__name__).warning("the warehouse has no table %s yet: run `township init` to upgrade it",
+                                            name)
+    return found
 
 
 def head_revision() -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from warehouse.engine import has_table
 from warehouse.models import OutboxMessage
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
@@ -29,7 +30,7 @@ def _utc(t: dt.datetime) -> dt.datetime:
 def enqueue_messages(engine: Engine, messages: list[dict], now: dt.datetime) -> int:
     """Insert messages (recipient, channel, kind, period, subject_key, title, body) that are not in the
     outbox yet; one already there (sent or not) is left alone. Returns how many were new."""
-    if not messages:
+    if not messages or not has_table(engine, OutboxMessage.__tablename__):
         return 0
     now = _utc(now)
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -45,6 +46,8 @@ def enqueue_messages(engine: Engine, messages: list[dict], now: dt.datetime) -> 
 
 def claim_due(engine: Engine, now: dt.datetime, lease: dt.timedelta = CLAIM_LEASE) -> list[dict]:
     """The unsent messages due now, each claimed by this run (others skip it until the lease ends)."""
+    if not has_table(engine, OutboxMessage.__tablename__):
+        return []
     now = _utc(now)
     due = and_(OutboxMessage.status != SENT, OutboxMessage.next_attempt_at <= now)
     with engine.connect() as conn:
@@ -77,6 +80,8 @@ def record_failed(engine: Engine, message_id: int, error: str, next_attempt_at: 
 
 def read_outbox(engine: Engine, *, period: str | None = None, status: str | None = None) -> pd.DataFrame:
     """Outbox rows (without bodies), oldest first; optionally one period's or one status's."""
+    if not has_table(engine, OutboxMessage.__tablename__):
+        return pd.DataFrame(columns=OUTBOX_COLUMNS)
     q = select(*(getattr(OutboxMessage, c) for c in OUTBOX_COLUMNS)).order_by(OutboxMessage.id)
     if period:
         q = q.where(OutboxMessage.period == period)

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, inspect, insert, select, update
 
 from township.conflicts import Conflict as ConflictCode
+from warehouse.engine import has_table
 from warehouse.models import PendingValue, Reporter, Snapshot, Submission
 
 PENDING_COLUMNS = ["submission_id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value",
@@ -76,6 +77,9 @@ def insert_pending(conn: Connection, values: pd.DataFrame, ids: dict[str, int]) 
 
 def read_pending(engine: Engine, township: str, period: str) -> pd.DataFrame:
     """Values still pending for a township's month, one row each, in receipt order, with the file."""
+    if not has_table(engine, PendingValue.__tablename__):
+        return pd.DataFrame(columns=["submission_id", "reporter_code", "period", "indicator_code", "month_value",
+                                     "ytd_value", "note", "received_at", "file_name"])
     p = PendingValue
     stmt = (select(p.submission_id, p.reporter_code, p.period, p.indicator_code, p.month_value, p.ytd_value,
                    p.note, p.received_at, Submission.file_name)

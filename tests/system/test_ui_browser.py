@@ -51,9 +51,12 @@ def page(tmp_path):
 
 def test_publish_run_and_its_artifacts_are_visible(prefect_stack, publish_run, page):
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    # As an operator would: the runs list, then the publish run by the name it carries.
+    # As an operator would: the runs list, then the publish run carrying its name (other publish runs of the
+    # same month, e.g. the sign-off tests', carry the same name: the link to this run's id tells them apart).
     page.goto(f"{prefect_stack.ui_url}/runs")
-    page.get_by_text(publish_run.name, exact=True).first.click()
+    link = page.locator(f"a[href*='{publish_run.id}']").first
+    expect(link).to_have_text(publish_run.name)
+    link.click()
     page.wait_for_url(f"**/runs/flow-run/{publish_run.id}**")
     expect(page.get_by_text("Completed").first).to_be_visible()
 
