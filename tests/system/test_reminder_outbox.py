@@ -64,3 +64,25 @@ def test_the_reminder_flow_mails_once_and_shows_what_it_could_not_send(prefect_a
     outbox = artifacts_of(state.state_details.flow_run_id)["outbox"].data
     assert "1 sent, 1 not delivered" in outbox
     assert "| finance | oa | 报送提醒 (reminder_due) | 2021-10 | 1 |" in outbox and "127.0.0.1" in outbox
+
+
+def test_a_signed_publish_mails_the_report_to_the_leaders_once(prefect_api, tmp_path, monkeypatch):
+    """Issue 10: after sign-off the published report goes to the leaders through the outbox, once per vintage."""
+    from flows.publish import publish_monthly
+
+    smtp = SMTPServer().start()
+    try:
+        catalog = catalog_with(tmp_path, [{"to": "taoyuan/leaders", "channel": "mail",
+                                           "url": smtp.url("zhenzhang@example.cn")}])
+        monkeypatch.setenv("TOWNSHIP_CATALOG_DIR", str(catalog))
+        get_settings.cache_clear()
+        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+        publish_dir = str(tmp_path / "published")
+        first = publish_monthly(period="2021-10", warehouse_url=url, publish_dir=publish_dir, sign_off="王芳")
+        again = publish_monthly(period="2021-10", warehouse_url=url, publish_dir=publish_dir, sign_off="王芳")
+    finally:
+        smtp.stop()
+        get_settings.cache_clear()
+    assert first["townships"]["taoyuan"]["created"] and not again["townships"]["taoyuan"]["created"]
+    assert [m.to for m in smtp.mails] == [["zhenzhang@example.cn"]]  # v1 announced once, the unchanged re-publish not
+    assert "第1版" in smtp.mails[0].text and "report.html" in smtp.mails[0].text, smtp.mails[0].text
