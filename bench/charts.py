@@ -20,12 +20,12 @@ from tasks import charts
 from tasks.compute import compute_township, monthly_ytd
 from township.catalog import load_catalog
 from township.periods import Period
-from township.settings import PROJECT_ROOT
+from township.settings import DEFAULT_CATALOG_DIR
 
 
 def month_of_values() -> tuple[pd.DataFrame, pd.DataFrame]:
     """2020-01…2021-10 for every office indicator: the table and trend a township's publish draws from."""
-    catalog = load_catalog(PROJECT_ROOT / "catalog")
+    catalog = load_catalog(DEFAULT_CATALOG_DIR)
     rows = []
     for n, ind in enumerate(i for i in catalog.indicators if i.aggregation == "owner"):
         for year in (2020, 2021):

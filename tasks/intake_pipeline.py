@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 200  # files per read call (one task each under Prefect; parallel in threads or on Dask)
 
 
-def _read(chunk: list[Incoming], catalog: Catalog, inbox_label: str) -> list[FileRead]:
-    return read_many(chunk, catalog, inbox_label)
+def _read(chunk: list[Incoming], catalog: Catalog) -> list[FileRead]:
+    return read_many(chunk, catalog)
 
 
 def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None) -> Reviewed:
@@ -84,7 +84,7 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
     for n, batch in enumerate(batches, 1):
         reads = [r for part in run.map(READ, [batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)],
-                                       rt.catalog, s.inbox) for r in part]
+                                       rt.catalog) for r in part]
         archived = run(ARCHIVE, s.archive, reads)
         for r in reads:
             r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
@@ -105,6 +105,6 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
 def review_files(rt: Runtime, items: list[Incoming], today: Period, run: StepRunner = PLAIN,
                  context: ContextFn | None = None) -> Reviewed:
     """The dry run (`township check`): the pipeline's read and review steps only; nothing archived or stored."""
-    reads = run(READ, items, rt.catalog, rt.settings.inbox)
+    reads = run(READ, items, rt.catalog)
     return run(REVIEW, rt, reads, today, context)
 

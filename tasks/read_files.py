@@ -33,9 +33,9 @@ class FileRead:
 INBOX = "<inbox>"  # how receipts name the inbox root: never its real location on the server (issue 16)
 
 
-def read_one(item: Incoming, catalog: Catalog, inbox_label: str = INBOX) -> FileRead:
+def read_one(item: Incoming, catalog: Catalog) -> FileRead:
     """Read one file; a file outside a known reporter's folder is refused, saying where it belongs
-    (relative to the inbox: a receipt does not reveal the server's folders; inbox_label is no longer used)."""
+    (relative to the inbox: a receipt does not reveal the server's folders)."""
     if item.refused is not None:  # refused before reading (tasks.inbox.fetch): not a regular file, too large
         return FileRead(item, None, item.refused)
     try:
@@ -65,5 +65,5 @@ def _period_or_empty(text: str) -> str:
         return ""
 
 
-def read_many(items: list[Incoming], catalog: Catalog, inbox_label: str = "<inbox>") -> list[FileRead]:
-    return [read_one(i, catalog, inbox_label) for i in items]
+def read_many(items: list[Incoming], catalog: Catalog) -> list[FileRead]:
+    return [read_one(i, catalog) for i in items]

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Reference data ships inside the package (a wheel installed anywhere finds it), resolved from the package.
 PACKAGE_DATA = Path(str(resources.files(__package__).joinpath("data")))
 DEFAULT_CATALOG_DIR = PACKAGE_DATA / "catalog"
