@@ -14,7 +14,7 @@ from flows.naming import intake_run_name, label_run, period_tag, reporter_tag
 from flows.runners import PrefectRunner, task_runner
 from tasks.intake_pipeline import run_intake
 from tasks.outbox import failed_messages, outbox_markdown
-from tasks.receipts import IntakeSummary
+from tasks.receipts import IntakeSummary, rejection_lines
 from warehouse.runtime import open_runtime
 
 
@@ -49,11 +49,8 @@ def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: 
     log = get_run_logger()
     rt = open_runtime(inbox=inbox, archive=archive, warehouse_url=warehouse_url)
     summary = run_intake(rt, PrefectRunner(), partition=partition, received_before=received_before, logger=log)
-    for r in summary.receipts:
-        for c in r["conflicts"]:
-            if c["severity"] == "error":
-                log.warning("%s %s/%s %s!%s: %s", c["code"], r["reporter"], r["file"], c.get("sheet") or "",
-                            c.get("cell") or "", c["message_en"])
+    for line in rejection_lines(summary):
+        log.warning("%s", line)
     _publish_artifacts(summary)
     if summary.messages_sent or summary.messages_failed:
         create_markdown_artifact(outbox_markdown(failed_messages(rt), summary.messages_sent), key="outbox",

@@ -132,6 +132,12 @@ class IntakeSummary:
         return {k: v for k, v in self.__dict__.items() if k != "receipts"}
 
 
+def rejection_lines(summary: IntakeSummary) -> list[str]:
+    """One log line per hard error of the run: code, reporter/file, sheet!cell and what is wrong."""
+    return [f"{c['code']} {r['reporter']}/{r['file']} {c.get('sheet') or ''}!{c.get('cell') or ''}: {c['message_en']}"
+            for r in summary.receipts for c in r["conflicts"] if c["severity"] == "error"]
+
+
 REPLY_FOLDER = "回执"  # in each reporter's inbox folder; tasks/inbox.list_inbox never takes it as a submission
 
 

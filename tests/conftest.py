@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tests.pg_server import start_postgres
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# the parsed-catalog cache of this run, not the user's ~/.cache (subprocess tests with their own HOME get theirs)
+os.environ.setdefault("TOWNSHIP_CACHE_DIR", tempfile.mkdtemp(prefix="township-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
