@@ -30,7 +30,10 @@ def _peak_mb() -> float:
 
 
 def _inbox_files(inbox: Path) -> list[Path]:
-    return sorted(p for p in inbox.rglob("*") if p.is_file())
+    """The forms: not the receipts an intake wrote back into the reporters' 回执 folders."""
+    from tasks.receipts import REPLY_FOLDER
+
+    return sorted(p for p in inbox.rglob("*") if p.is_file() and REPLY_FOLDER not in p.relative_to(inbox).parts)
 
 
 # --- ours: the intake steps in-process (as tests/intake_helpers.run_intake), then publish ---

@@ -8,7 +8,10 @@ A batch is validated in ONE validation and loaded in ONE transaction; the batch 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
+import sys
+import threading
 
 from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
@@ -82,6 +85,8 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                             duplicates=len(pulled.duplicates))
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
+    if pulled.new:
+        prefetch_validation()
     for n, batch in enumerate(batches, 1):
         reads = [r for part in run.map(READ, [batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)],
                                        rt.catalog) for r in part]
@@ -100,6 +105,15 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
                           None if receipts_root else s.inbox))
         logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
     return summary
+
+
+def prefetch_validation() -> None:
+    """Start importing Great Expectations (~3 s, mostly pure-Python class building) in a thread while the
+    batch is read and archived; the review step's import then finds it done or waits for it (the import
+    lock), so nothing runs before it is ready."""
+    if "tasks.gx" in sys.modules:
+        return
+    threading.Thread(target=importlib.import_module, args=("tasks.gx",), name="prefetch-gx", daemon=True).start()
 
 
 def review_files(rt: Runtime, items: list[Incoming], today: Period, run: StepRunner = PLAIN,
