@@ -12,7 +12,7 @@ import pandas as pd
 
 from tasks.archiving import Archived
 from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, PENDING, REJECTED, WITH_WARNINGS
-from tasks.inbox import write_beside
+from tasks.inbox import make_durable, write_beside
 from tasks.outbox import enqueue_rejections
 from tasks.pull import Pulled
 from township.catalog import Catalog
@@ -203,6 +203,14 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
         setattr(s, sub["status"], getattr(s, sub["status"]) + 1)
         for c in ("imported", "updated", "unchanged"):
             setattr(s, c, getattr(s, c) + r["counts"][c])
+    try:  # on disk before they count as written: one flush per root for the whole batch
+        for root in {receipts_root, reporters_root} - {None}:
+            make_durable(root)
+    except OSError as e:
+        log.warning("receipts could not be flushed to disk, all kept pending for the next run: %s", e)
+        s.receipts_pending += len(written)
+        s.receipts_completed = 0
+        written, rejected = [], []
     if reporters_root is not None:
         enqueue_rejections(rt, rejected, replies)  # idempotent: a receipt written again is not re-sent
     mark_receipts_written(rt.engine, written, now_utc())
