@@ -14,7 +14,8 @@ opening the warehouse, Prefect and Great Expectations included:
   `township --help` (Python + the CLI's imports);
 - the limit (bench/measure.py `limit`: calamine + one bulk load, nothing else), in the same run.
 
-Peak memory is the child's `ru_maxrss` (its own children included). Each measurement gets a fresh
+Peak memory is the child's `ru_maxrss` and CPU its user + system time, both from wait4 (its own children
+included): on a shared machine CPU seconds move less than wall seconds. Each measurement gets a fresh
 warehouse, archive, Prefect home and a hard-linked copy of the generated inbox.
 
     .venv/bin/python -m bench.process --sizes township,county --backends sqlite,postgresql
@@ -72,7 +73,8 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = out_path.read_text(errors="replace")
     summary = next((line for line in reversed(text.splitlines()) if line.startswith("files_listed")), "")
-    return {"seconds": round(seconds, 2), "exit_code": proc.returncode, "peak_mb": round(usage.ru_maxrss / 1024),
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "exit_code": proc.returncode, "peak_mb": round(usage.ru_maxrss / 1024),
             "summary": summary, "stderr_tail": err_path.read_text(errors="replace")[-400:] if proc.returncode else ""}
 
 
@@ -165,13 +167,14 @@ TARGETS = {  # (size, what): (target seconds, how it is read)
 
 def report(results: list[dict], started: dt.datetime, commit: str) -> str:
     lines = [f"## Whole processes, {started:%Y-%m-%d %H:%M} (commit {commit})", "", f"Machine: {machine()}", "",
-             "| size | backend | what users run | seconds | target | met | peak MB | note |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| size | backend | what users run | seconds | CPU s | target | met | peak MB | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
 
     def row(r: dict, what: str, m: dict, target: str = "—", met: str = "", note: str = "") -> None:
-        peak = m.get("peak_mb", "")
-        lines.append(f"| {r['size']} | {r['backend']} | {what} | {m.get('seconds', '—')} | {target} | {met} | "
-                     f"{peak} | {note} |")
+        peak, secs = m.get("peak_mb", ""), m.get("seconds")
+        secs = "—" if secs is None or secs != secs else f"{secs:.2f}"
+        lines.append(f"| {r['size']} | {r['backend']} | {what} | {secs} | {m.get('cpu_seconds', '')} | {target} | "
+                     f"{met} | {peak if peak == peak else ''} | {note} |")
 
     for r in results:
         lim = r["limit"]["seconds"]
