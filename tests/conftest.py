@@ -78,3 +78,11 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
     yield rt
     rt.engine.dispose()
     get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
+    """Under `pytest -n N --dist loadgroup` (make test), the system tests share one Prefect stack: they go
+    to one worker together, and the rest of the suite is spread over the others."""
+    for item in items:
+        if item.nodeid.startswith("tests/system/"):
+            item.add_marker(pytest.mark.xdist_group("prefect-stack"))
