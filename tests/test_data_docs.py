@@ -24,7 +24,7 @@ from township.periods import Period
 SQLITE = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # the site, not the warehouse, is tested
 
 
-def _table(reported_b: int) -> pd.DataFrame:
+def snapshot_table(reported_b: int) -> pd.DataFrame:
     return pd.DataFrame({
         "indicator_code": ["investment_funds", "investment_funds_yrd"],
         "indicator_name": ["招商引资到位资金", "其中：长三角资金"],
@@ -95,8 +95,8 @@ def index_run_names(site: Path) -> set[str]:
 
 def test_the_snapshot_site_is_written_with_failures_still_reported_and_nothing_from_outside(tmp_path):
     site = tmp_path / "docs"
-    assert check_snapshot(_table(1), DocsRun(site, "snapshot taoyuan 2021-10 v1")).empty
-    failed = check_snapshot(_table(2), DocsRun(site, "snapshot taoyuan 2021-10 v2"))
+    assert check_snapshot(snapshot_table(1), DocsRun(site, "snapshot taoyuan 2021-10 v1")).empty
+    failed = check_snapshot(snapshot_table(2), DocsRun(site, "snapshot taoyuan 2021-10 v2"))
     assert list(failed["code"]) == ["S_REPORTERS_INCONSISTENT"]
     assert failed["indicator_code"].tolist() == ["investment_funds_yrd"]
     assert index_run_names(site) == {"snapshot taoyuan 2021-10 v1", "snapshot taoyuan 2021-10 v2"}
