@@ -43,13 +43,15 @@ def _publish_artifacts(summary: IntakeSummary) -> None:
 
 @flow(name="intake", flow_run_name=intake_run_name, task_runner=task_runner(), log_prints=True)
 def intake(inbox: str | None = None, archive: str | None = None, warehouse_url: str | None = None,
-           partition: str | None = None, received_before: dt.datetime | None = None) -> dict:
+           partition: str | None = None, received_before: dt.datetime | None = None,
+           publish_dir: str | None = None) -> dict:
     """Pull new files from the inbox, archive them, validate the batch, load what passes, write receipts.
 
     partition: only these townships ('a,b') or bucket 'k/n', for parallel workers.
-    received_before: only files received before this moment (replaying a past month as it happened)."""
+    received_before: only files received before this moment (replaying a past month as it happened).
+    publish_dir: the publish folder whose data_docs/ keeps each batch's validation."""
     log = get_run_logger()
-    rt = open_runtime(inbox=inbox, archive=archive, warehouse_url=warehouse_url)
+    rt = open_runtime(inbox=inbox, archive=archive, warehouse_url=warehouse_url, publish_dir=publish_dir)
     summary = run_intake(rt, PrefectRunner(), partition=partition, received_before=received_before, logger=log,
                          data_docs=True)
     for line in rejection_lines(summary):
