@@ -1,9 +1,9 @@
 """Refresh the browser assets that our Data Docs load from disk instead of a CDN (a developer's tool, never run by
 the pipeline): `npm pack` each package at the version GX's templates name, and keep only the files they load.
 
-    .venv/bin/python scripts/vendor_data_docs.py     # rewrites township/data/data_docs/vendor/ and VENDOR.md
+    .venv/bin/python scripts/vendor_data_docs.py     # rewrites township/data/data-docs/vendor/ and VENDOR.md
 
-GX 1.x has no offline mode (its page templates link CDNs); tasks/gx_docs.py maps each CDN URL to these copies.
+GX 1.x has no offline mode (its page templates link CDNs); tasks/gx_offline.py maps each CDN URL to these copies.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "township" / "data" / "data_docs" / "vendor"
+TARGET = ROOT / "township" / "data" / "data-docs" / "vendor"
 
 # npm package@version: {file in the package: where it goes under vendor/}. Versions are those of GX 1.24's
 # templates (render/view/templates); where they name a major only (vega@5), the newest of that major.
@@ -73,7 +73,7 @@ def main() -> None:
         "# Data Docs assets, served from disk\n\n"
         "GX Data Docs pages load these instead of CDNs (our machines and users' intranets have no internet).\n"
         "Written by `scripts/vendor_data_docs.py` from the npm packages below, byte for byte; "
-        "`tasks/gx_docs.py` maps each CDN URL of GX's templates to one of them.\n\n"
+        "`tasks/gx_offline.py` maps each CDN URL of GX's templates to one of them.\n\n"
         "| package | license | file | copied to | sha256 (first 16) |\n|---|---|---|---|---|\n"
         + "\n".join(rows) + "\n", encoding="utf-8")
 

@@ -3,7 +3,7 @@
 GX 1.x's page templates link bootstrap, jquery, font-awesome, vega… on CDNs and GX has no setting to change that
 (it declined an offline mode). Its site builder does take the view class of each section from the site's config
 (tasks/gx_docs.py names these), so these views read GX's own templates through a loader that rewrites each CDN URL
-to the copy under the site's `static/vendor/` (township/data/data_docs/VENDOR.md), relative to the page. A template
+to the copy under the site's `static/vendor/` (township/data/data-docs/VENDOR.md), relative to the page. A template
 that still links an asset with no local copy is refused: a GX upgrade that adds one fails loudly here.
 """
 
@@ -15,7 +15,7 @@ from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJin
 from jinja2 import BaseLoader, Environment, pass_context
 from jinja2.runtime import Context
 
-VENDOR = "static/vendor/"  # where tasks/gx_docs.py copies township/data/data_docs/vendor/ in the site
+VENDOR = "static/vendor/"  # where tasks/gx_docs.py copies township/data/data-docs/vendor/ in the site
 
 # Every asset URL in GX 1.24's templates → its copy under vendor/ (same package and version; see VENDOR.md).
 CDN = {
