@@ -215,7 +215,7 @@ def flow(ds, url: str, work: Path) -> dict:
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     code = ("from flows.intake import intake; import json; "
             f"print(json.dumps(intake(inbox={str(ds.inbox)!r}, archive={str(work / 'archive')!r}, "
-            f"warehouse_url={url!r})))")
+            f"warehouse_url={url!r}, publish_dir={str(work / 'published')!r})))")
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t

@@ -120,8 +120,10 @@ def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: Wareho
            prefect: Annotated[Optional[bool], typer.Option(
                "--prefect/--no-prefect", help="run as a Prefect flow run, seen in the Prefect UI (default: when a "
                "Prefect API is configured: PREFECT_API_URL or the active Prefect profile; --prefect without one "
-               "starts a temporary server)")] = None) -> None:
-    """Pull new files from the inbox, archive them, validate, load what passes, and write receipts."""
+               "starts a temporary server)")] = None,
+           publish_dir: PublishOpt = None) -> None:
+    """Pull new files from the inbox, archive them, validate, load what passes, and write receipts; each batch's
+    validation is kept in the publish folder's Data Docs (data_docs/index.html)."""
     stop_promptly_on_sigterm()
     from cli.prefect_api import configured_api_url
 
@@ -132,9 +134,11 @@ def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: Wareho
 
         _check_warehouse(warehouse_url=warehouse)
         _flows()
-        summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)
+        summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition,
+                              publish_dir=publish_dir)
     else:
-        summary = _plain_intake(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)
+        summary = _plain_intake(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition,
+                                publish_dir=publish_dir)
     if not summary["files_new"]:
         console.print("收件箱没有新文件 / nothing new in the inbox")
     console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), soft_wrap=True)
@@ -157,7 +161,7 @@ def _plain_intake(partition: str | None, **overrides: str | None) -> dict:
     log.propagate = False
     rt = _runtime(**overrides)
     try:
-        summary = run_intake(rt, partition=partition, logger=log)
+        summary = run_intake(rt, partition=partition, logger=log, data_docs=True)
     finally:
         rt.engine.dispose()
     for line in rejection_lines(summary):

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_DATA = Path(str(resources.files(__package__).joinpath("data")))
 DEFAULT_CATALOG_DIR = PACKAGE_DATA / "catalog"
 EXPECTATIONS_DIR = PACKAGE_DATA / "expectations"
+DATA_DOCS_VENDOR_DIR = PACKAGE_DATA / "data-docs" / "vendor"  # scripts, styles, fonts Data Docs load (no CDN)
 
 
 class Settings(BaseSettings):
