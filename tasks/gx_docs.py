@@ -21,6 +21,10 @@ from township.settings import DATA_DOCS_VENDOR_DIR, EXPECTATIONS_DIR
 
 SITE = "township"
 RESULTS = ".results"  # the validation results the index is built from (GX JSON), beside the pages
+# The index lists the newest validations only: rebuilding it reads each listed result, and intake adds one
+# per batch every half hour of a reporting month, so an unbounded index grew slower with every run. Older
+# results stay in .results/.
+INDEX_LIMIT = 400
 _VIEWS = "tasks.gx_offline"
 
 
@@ -54,7 +58,7 @@ def _site_config(site: Path) -> dict:
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
         "show_how_to_buttons": False,  # GX's "how to create a checkpoint" links are for GX users, not ours
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": INDEX_LIMIT,
                                "view": {"module_name": _VIEWS, "class_name": "OfflineIndexPageView"}},
         "site_section_builders": {s: {"view": page} for s in ("expectations", "validations", "profiling")},
     }
