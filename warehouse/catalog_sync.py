@@ -21,16 +21,16 @@ class SyncCounts:
 
 
 def _catalog_rows(c: Catalog) -> list[tuple[Table, list[str], list[dict]]]:
-    org = [{"code": c.county.code, "name": c.county.name, "kind": "county", "parent_code": None}]
-    org += [{"code": t.code, "name": t.name, "kind": "township", "parent_code": c.county.code}
-            for t in c.townships]
+    org = [{"code": k.code, "name": k.name, "kind": "county", "parent_code": None} for k in c.counties]
+    org += [{"code": t.code, "name": t.name, "kind": "township", "parent_code": t.county} for t in c.townships]
     return [
         (OrgUnit.__table__, ["code"], org),
         (Unit.__table__, ["unit"], [u.model_dump() for u in c.units]),
         (Indicator.__table__, ["code"], [
             {"code": i.code, "name": i.name, "name_en": i.name_en, "unit": i.unit, "measure": i.measure,
              "owner_kind": i.owner, "parent_code": i.parent, "allow_negative": i.allow_negative,
-             "decimals": i.decimals, "aggregation": i.aggregation, "headline": i.headline}
+             "decimals": i.decimals, "aggregation": i.aggregation, "headline": i.headline,
+             "county_aggregation": i.county_aggregation}
             for i in c.indicators]),
         (Reporter.__table__, ["code"], [
             {"code": r.code, "township_code": r.township, "kind": r.kind, "name": r.name}
