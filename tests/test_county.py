@@ -22,8 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import text
 
+import flows.publish_county  # noqa: F401  Prefect configures its terminal logging on import: here, at collection,
+# with the real stderr; first imported inside a CliRunner (tests/test_cli.py) it would keep CliRunner's closed one.
 from tasks.county_publication import publish_county, preview_county, write_county_draft
 from tasks.publication import publish_township
 from tasks.signoff import Signature
@@ -98,6 +101,8 @@ def test_county_total_and_comparable_base_from_signed_vintages_only(county_rt, o
     report = (r.folder / "report.md").read_text(encoding="utf-8")
     assert "东县主要指标月报表（2021年1-10月）快报" in report and "应报4个乡镇：已签发3个，未报1个。" in report
     assert "| td | 丁镇 | 未报 |" in report
+    pdf = "".join("".join(page.extract_text().split()) for page in PdfReader(r.folder / "report.pdf").pages)
+    assert "1-10月完成固定资产投资100,000万元，同比增长20.0%" in pdf and "各乡镇主要指标完成情况表" in pdf
 
 
 def test_ranks_share_ties_and_leave_unreported_townships_unranked(county_rt, october):

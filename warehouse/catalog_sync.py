@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, insert, inspect, select, update
 
 from township.catalog import Catalog
 from warehouse.models import Indicator, OrgUnit, Reporter, Target, Unit
@@ -47,9 +47,12 @@ def sync_catalog(engine: Engine, catalog: Catalog) -> SyncCounts:
     counts = SyncCounts()
     with engine.begin() as conn:
         for table, key, rows in _catalog_rows(catalog):
+            # A warehouse at an older revision (upgraded step by step) lacks the newer columns: sync what it has.
+            present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            rows = [{k: v for k, v in r.items() if k in present} for r in rows]
             cols = [table.c[k] for k in key]
             existing = {tuple(r[:len(key)]): dict(r._mapping) for r in
-                        conn.execute(select(*cols, *[c for c in table.c if c.name not in key]))}
+                        conn.execute(select(*cols, *[c for c in table.c if c.name not in key and c.name in present]))}
             new = [r for r in rows if tuple(r[k] for k in key) not in existing]
             changed = [r for r in rows if tuple(r[k] for k in key) in existing
                        and existing[tuple(r[k] for k in key)] != r]

@@ -166,7 +166,8 @@ JOIN indicator i ON i.code = sv.indicator_code
 WHERE s.vintage = (SELECT MAX(s2.vintage) FROM snapshot s2
                    WHERE s2.township_code = s.township_code AND s2.period = s.period)""",
         {
-            "township_code": "the township (org unit code)",
+            "township_code": "the township (org unit code); a county's roll-up carries the county's code "
+                             "(its 'reporters' are its townships; see county_indicators)",
             "period": "the month, 'YYYY-MM'",
             "indicator_code": "the indicator's code",
             "indicator_name": "the indicator's Chinese name",
