@@ -6,6 +6,11 @@ sum`) is the sum over the townships whose latest signed vintage has it; a townsh
 1-本月累计 and 去年同期 (the township's own comparable 去年同期, as it signed it) enter it. 完成率 is against the
 county's own target (targets.yaml under the county's code). A non-additive indicator (`none`) has no county
 total: its townships are still listed and ranked.
+
+Known limit of the comparable base: a township's signed vintage holds its whole 1-本月累计 and its comparable
+去年同期, not the comparable part of this year; where a township has a reporter new this year (left out of its own
+base), the county's 同比 counts that reporter's figure in this year's side. Exact only when each township's
+reporters are the same in both years, as is usual.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def _panel(ax, names: list[str], values: pd.Series, ranks: pd.Series, title: str
     vals = [values.iloc[i] for i in order]
     bars = ax.barh([names[i] for i in order], [0.0 if pd.isna(v) else float(v) for v in vals],
                    color=[BEHIND if (line is not None and not pd.isna(v) and v < line) else THIS_YEAR for v in vals])
-    labels = [("—" if pd.isna(v) else f"{v:.1f}%") + ("" if pd.isna(ranks.iloc[i]) else f"（第{int(ranks.iloc[i])}）")
+    labels = [("—" if pd.isna(v) else f"{v:.1f}%") + ("" if pd.isna(ranks.iloc[i]) else f"（第{int(ranks.iloc[i])}位）")
               for v, i in zip(vals, order)]
     ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
     ax.axvline(line if line is not None else 0, color="#444444", linestyle="--" if line else "-", linewidth=0.8)

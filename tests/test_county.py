@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from pypdf import PdfReader
@@ -119,6 +120,10 @@ def test_ranks_share_ties_and_leave_unreported_townships_unranked(county_rt, oct
     report = (r.folder / "report.md").read_text(encoding="utf-8")
     assert "| 甲镇 | 52,000 | 30.0 | 1 | 80.0 | 1 | 第1版 |" in report
     assert "| 丁镇 | 未报 | — | — | — | — | — |" in report
+    sheet = openpyxl.load_workbook(r.folder / "ranking.xlsx").active  # the printed table, as the bureau hands it out
+    assert [c.value for c in sheet[2][:2]] == ["乡镇", "固定资产投资（万元）"]
+    assert [[c.value for c in sheet[row][:6]] for row in (4, 6, 7)] == [
+        ["甲镇", 52000, 30, 1, 80, 1], ["丙镇", 22000, "—", "—", 55, 3], ["丁镇", "未报", "—", "—", "—", "—"]]
     ranking = pd.read_parquet(r.folder / "ranking.parquet")
     assert ranking.loc[ranking["township_code"].eq("tc") & ranking["indicator_code"].eq("fixed_asset_investment"),
                        "target_rank"].tolist() == [3]
@@ -271,3 +276,20 @@ def test_a_wrong_county_is_refused_naming_the_file(tmp_path, edit, problem):
     assert problem in str(e.value)
     where = "targets.yaml" if "targets" in problem else "township.yaml"
     assert f"{folder / where}: " in str(e.value)
+
+
+def test_migration_0007_goes_back_to_0006_and_up_again(warehouse_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from warehouse.engine import alembic_config, make_engine, upgrade
+
+    engine = make_engine(warehouse_url)
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0006")
+    views = set(inspect(engine).get_view_names())
+    assert "monthly_indicators" in views and not views & {"county_indicators", "county_lineage", "township_ranking"}
+    assert "county_source" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert {"county_indicators", "county_lineage", "township_ranking"} <= set(inspect(engine).get_view_names())
+    engine.dispose()

@@ -9,7 +9,7 @@ Revises: 0006
 from alembic import op
 import sqlalchemy as sa
 
-from warehouse.views import COUNTY_VIEWS, create_views, drop_views
+from warehouse.views import create_views, drop_views
 
 revision = "0007"
 down_revision = "0006"
@@ -51,7 +51,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    drop_views(op, COUNTY_VIEWS)
+    # Every view first: SQLite rebuilds `indicator` to drop a column, and refuses while views name it.
+    drop_views(op)
     op.drop_table("county_source")  # its triggers go with it
     with op.batch_alter_table("indicator") as batch:
         batch.drop_column("county_aggregation")
+    create_views(op, upto="0006")
