@@ -350,11 +350,13 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
           warehouse: WarehouseOpt = None) -> None:
     """Replay a year's monthly cycle as it happened: each month, take in what had arrived by the
     publish day (09:00) and publish; then take in the late corrections and publish again, which
-    produces vintage 2 wherever a published figure changed. Signed off as the demo signer (演示审核人)."""
+    produces vintage 2 wherever a published figure changed. Each month's county roll-up follows its townships'
+    (and a county vintage 2 where a township's did). Signed off as the demo signer (演示审核人)."""
     import datetime as dt
 
     from flows.intake import intake as intake_flow
     from flows.publish import publish_monthly
+    from flows.publish_county import publish_county_month
     from tasks.signoff import DEMO_SIGNER
     from township.periods import Period
 
@@ -367,14 +369,16 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
         cutoff = dt.datetime(nxt.year, nxt.month, publish_day, 9, 0, tzinfo=tz)
         got = intake_flow(warehouse_url=warehouse, received_before=cutoff)
         out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
-        for code, r in out["townships"].items():
+        counties = publish_county_month(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)["counties"]
+        for code, r in [*out["townships"].items(), *counties.items()]:
             console.print(f"{p}: {got['files_new']} new files ({got['rejected']} rejected) → {code} v{r['vintage']} "
                           f"{r['folder']}/report.html")
     late = intake_flow(warehouse_url=warehouse)
     console.print(f"after the year: {late['files_new']} late files")
     for p in months:
         out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
-        for code, r in out["townships"].items():
+        counties = publish_county_month(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)["counties"]
+        for code, r in [*out["townships"].items(), *counties.items()]:
             if r["created"]:
                 console.print(f"{p}: revised → {code} v{r['vintage']} {r['folder']}/report.html")
 
