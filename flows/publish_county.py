@@ -71,7 +71,8 @@ def _draft(rt: Runtime, p: CountyPreview) -> dict:
             "missing": p.missing, "changes": len(p.changes), "checks_failed": len(p.checks)}
 
 
-def _sign(rt: Runtime, p: CountyPreview, final: bool, signature: Signature, runner: PrefectRunner, log) -> dict:  # noqa: ANN001
+def _sign(rt: Runtime, p: CountyPreview, final: bool, signature: Signature, runner: PrefectRunner,
+          log) -> dict:  # noqa: ANN001
     r = sign_county(rt, p, final, signature, runner)
     log.info("%s %s: county vintage %d (%s)%s, signed by %s, %s", p.county, p.period, r.vintage, r.status,
              "" if r.created else " unchanged, nothing new", signature.signer, r.folder)

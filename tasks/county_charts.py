@@ -13,7 +13,8 @@ from tasks.charts import THIS_YEAR, _figure, _place, _save, _style, _text_inches
 BEHIND = "#C0504D"
 
 
-def _panel(ax, names: list[str], values: pd.Series, ranks: pd.Series, title: str, line: float | None) -> None:  # noqa: ANN001
+def _panel(ax, names: list[str], values: pd.Series, ranks: pd.Series, title: str,  # noqa: ANN001
+           line: float | None) -> None:
     """Horizontal bars, ranked townships on top; a township without the figure reads 未报 / — at zero."""
     keys = [(pd.isna(r), 0 if pd.isna(r) else int(r), i) for i, r in enumerate(ranks.tolist())]
     order = [i for *_, i in sorted(keys)][::-1]  # barh draws from the bottom: rank 1 ends on top

@@ -29,7 +29,8 @@ def ranking_frame(ranking: pd.DataFrame, header: ExportHeader) -> pd.DataFrame:
     return out[RANKING_SCHEMA.names].reset_index(drop=True)
 
 
-def write_ranking_exports(ranking: pd.DataFrame, header: ExportHeader, folder: Path, published_at) -> list[Path]:  # noqa: ANN001
+def write_ranking_exports(ranking: pd.DataFrame, header: ExportHeader, folder: Path,
+                          published_at) -> list[Path]:  # noqa: ANN001
     frame = ranking_frame(ranking, header)
     pq.write_table(pa.Table.from_pandas(frame, schema=RANKING_SCHEMA, preserve_index=False, safe=True),
                    folder / "ranking.parquet")

@@ -275,7 +275,8 @@ def load_catalog(folder: str | Path | None = None) -> Catalog:
         merged["deadline"] = {}
     if merged["counties"] is None:
         merged.pop("counties")
-    where = {"county": "township.yaml", "counties": "township.yaml", "first_year": "township.yaml", "deadline": "township.yaml",
+    where = {"county": "township.yaml", "counties": "township.yaml", "first_year": "township.yaml",
+             "deadline": "township.yaml",
              "townships": "township.yaml", "reporters": "reporters.yaml", "units": "units.yaml",
              "indicators": "indicators.yaml", "targets": "targets.yaml",
              "contacts": "contacts.yaml"}
