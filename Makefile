@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test install serve bench faults clean docs
+.PHONY: run test install serve bench bench-process faults clean docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ serve: $(STAMP)
 ## bench: the scale benchmarks (never part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## bench-process: what users run, timed whole (the `township` process, a deployment run), next to the limit
+bench-process: $(STAMP)
+	$(BIN)/python -m bench.process --sizes township,county --backends sqlite,postgresql
 
 ## faults: kill, crash and starve intake, then check nothing was lost or doubled (writes bench/FAULTS.md)
 faults: $(STAMP)

@@ -30,7 +30,10 @@ def _peak_mb() -> float:
 
 
 def _inbox_files(inbox: Path) -> list[Path]:
-    return sorted(p for p in inbox.rglob("*") if p.is_file())
+    """The forms: not the receipts an intake wrote back into the reporters' 回执 folders."""
+    from tasks.receipts import REPLY_FOLDER
+
+    return sorted(p for p in inbox.rglob("*") if p.is_file() and REPLY_FOLDER not in p.relative_to(inbox).parts)
 
 
 # --- ours: the intake steps in-process (as tests/intake_helpers.run_intake), then publish ---
@@ -212,7 +215,7 @@ def flow(ds, url: str, work: Path) -> dict:
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     code = ("from flows.intake import intake; import json; "
             f"print(json.dumps(intake(inbox={str(ds.inbox)!r}, archive={str(work / 'archive')!r}, "
-            f"warehouse_url={url!r})))")
+            f"warehouse_url={url!r}, publish_dir={str(work / 'published')!r})))")
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t

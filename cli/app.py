@@ -117,17 +117,57 @@ PublishOpt = Annotated[Optional[str], typer.Option("--publish-dir", help="publis
 @app.command()
 def intake(inbox: InboxOpt = None, archive: ArchiveOpt = None, warehouse: WarehouseOpt = None,
            partition: Annotated[Optional[str], typer.Option(
-               help="only these townships ('taoyuan,xishan') or bucket k of n ('2/4')")] = None) -> None:
-    """Pull new files from the inbox, archive them, validate, load what passes, and write receipts."""
+               help="only these townships ('taoyuan,xishan') or bucket k of n ('2/4')")] = None,
+           prefect: Annotated[Optional[bool], typer.Option(
+               "--prefect/--no-prefect", help="run as a Prefect flow run, seen in the Prefect UI (default: when a "
+               "Prefect API is configured: PREFECT_API_URL or the active Prefect profile; --prefect without one "
+               "starts a temporary server)")] = None,
+           publish_dir: PublishOpt = None) -> None:
+    """Pull new files from the inbox, archive them, validate, load what passes, and write receipts; each batch's
+    validation is kept in the publish folder's Data Docs (data_docs/index.html)."""
     stop_promptly_on_sigterm()
-    from flows.intake import intake as intake_flow
+    from cli.prefect_api import configured_api_url
 
-    _check_warehouse(warehouse_url=warehouse)
-    _flows()
-    summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition)
+    if prefect is None:
+        prefect = configured_api_url() is not None
+    if prefect:
+        from flows.intake import intake as intake_flow
+
+        _check_warehouse(warehouse_url=warehouse)
+        _flows()
+        summary = intake_flow(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition,
+                              publish_dir=publish_dir)
+    else:
+        summary = _plain_intake(inbox=inbox, archive=archive, warehouse_url=warehouse, partition=partition,
+                                publish_dir=publish_dir)
     if not summary["files_new"]:
         console.print("收件箱没有新文件 / nothing new in the inbox")
-    console.print(" · ".join(f"{k} {v}" for k, v in summary.items()))
+    console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), soft_wrap=True)
+
+
+def _plain_intake(partition: str | None, **overrides: str | None) -> dict:
+    """The same intake pipeline as the flow (tasks/intake_pipeline.run_intake), its steps called directly:
+    no Prefect server to start (or to reach), so a run is as fast as its work. Logs go to stderr."""
+    import logging
+    import sys
+
+    from tasks.intake_pipeline import run_intake
+    from tasks.receipts import rejection_lines
+
+    handler = logging.StreamHandler(sys.stderr)  # one line per record, never wrapped: cron mails and log files
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("township.intake")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    rt = _runtime(**overrides)
+    try:
+        summary = run_intake(rt, partition=partition, logger=log, data_docs=True)
+    finally:
+        rt.engine.dispose()
+    for line in rejection_lines(summary):
+        log.warning("%s", line)
+    return summary.as_dict()
 
 
 @app.command()

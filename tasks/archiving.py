@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from tasks.inbox import archive, archive_relpath
+from tasks.inbox import archive, archive_relpath, make_durable
 from tasks.read_files import FileRead
 from township.conflicts import Conflict
 
@@ -39,4 +39,14 @@ def archive_reads(archive_root: str, reads: list[FileRead]) -> Archived:
             log.warning("%s not archived, deferred to the next run: %s", it.path, e)
             out.failed[it.sha256] = Conflict("E_ARCHIVE_FAILED", file_name=it.name,
                                              found=f"{type(e).__name__}: {e.strerror or e}")
+    try:
+        make_durable(archive_root)  # on disk before the load records them: one flush for the whole batch
+    except OSError as e:  # the disk lost a write, and which one is unknown: none of the batch counts as archived
+        log.warning("the archive could not be flushed to disk, the batch is deferred to the next run: %s", e)
+        for sha, relpath in list(out.paths.items()):
+            if not any(r.item.sha256 == sha and r.item.refused is not None for r in reads):
+                name = next(r.item.name for r in reads if r.item.sha256 == sha)
+                out.failed[sha] = Conflict("E_ARCHIVE_FAILED", file_name=name,
+                                           found=f"{type(e).__name__}: {e.strerror or e}")
+                del out.paths[sha]
     return out

@@ -15,6 +15,7 @@ import pandas as pd
 
 from tasks.enrich import context_window, enrich, parse_periods
 from tasks.frame import READ_COLUMNS, conform
+from tasks.gx_docs import DocsRun
 from tasks.read_files import FileRead
 from tasks.review import CONFLICT_COLUMNS, review
 from township.catalog import Catalog
@@ -61,9 +62,10 @@ class Reviewed:
 
 
 def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today: Period,
-               tz: ZoneInfo, locked: Collection[tuple[str, str]] = ()) -> Reviewed:
+               tz: ZoneInfo, locked: Collection[tuple[str, str]] = (), docs: DocsRun | None = None) -> Reviewed:
     """Enrich and validate the run's rows in one validation, then decide each file.
-    locked: (township, period) pairs already final; an acceptable file for one becomes a pending revision."""
+    locked: (township, period) pairs already final; an acceptable file for one becomes a pending revision.
+    docs: where and under which name the validation is kept in the Data Docs (none: not kept)."""
     frame = run_frame(reads)
     if frame.empty:
         enriched, row_conflicts = frame, pd.DataFrame(columns=CONFLICT_COLUMNS)
@@ -75,7 +77,7 @@ def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today:
             context = pd.DataFrame(columns=["reporter_code", "period", "indicator_code", "month_value",
                                             "ytd_value"])
         enriched = enrich(frame, catalog, context)
-        row_conflicts = review(enriched, catalog, today)
+        row_conflicts = review(enriched, catalog, today, docs)
     file_conflicts = [dict(r.conflict.as_record(), file_key=r.item.sha256) for r in reads if r.conflict]
     conflicts = pd.concat([row_conflicts, pd.DataFrame(file_conflicts, columns=row_conflicts.columns)],
                           ignore_index=True) if file_conflicts else row_conflicts

@@ -1,5 +1,5 @@
 """The county publish pipeline, written once: load the townships' latest signed vintages → compute the county
-figures and the ranking → check → compare (the preview), then, once signed off, freeze → export.
+figures and the ranking → compare → check (the preview), then, once signed off, freeze → export.
 
 A county vintage is a `snapshot` row whose org unit is the county, frozen, sealed and diffed by the township
 machinery (tasks/snapshot.py); its `county_source` rows name the township vintage behind every township and are
@@ -24,8 +24,9 @@ from tasks.county_exports import lineage_manifest, write_ranking_exports
 from tasks.county_report import county_sections
 from tasks.narrative import narrative
 from tasks.pipeline import PLAIN, Step, StepRunner
-from tasks.publication import (PublishResult, compare_step, data_docs_dir, draft_header, export_header,
-                               publish_result)
+from tasks.gx_docs import DocsRun, snapshot_run_name
+from tasks.publication import (PublishResult, checked_vintage, compare_step, data_docs_dir, draft_header,
+                               export_header, publish_result)
 from tasks.signoff import Signature
 from tasks.snapshot import FrozenVintage, check_snapshot, content_hash, freeze_vintage
 from township.errors import UserError
@@ -91,9 +92,9 @@ def compute_step(rt: Runtime, county: str, period: Period, sources: pd.DataFrame
             township_ranking(sources, values, rt.catalog), period_label(period))
 
 
-def check_step(rt: Runtime, table: pd.DataFrame, docs_dir: Path | None = None) -> pd.DataFrame:
+def check_step(rt: Runtime, table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
     """The snapshot suite, as for a township; a non-additive indicator's empty total is by design, not S_YTD_MISSING."""
-    checks = check_snapshot(table, docs_dir)
+    checks = check_snapshot(table, docs)
     not_additive = {i.code for i in rt.catalog.indicators if i.county_aggregation == "none"}
     return checks[~(checks["code"].eq("S_YTD_MISSING") & checks["indicator_code"].isin(not_additive))] \
         .reset_index(drop=True)
@@ -182,8 +183,8 @@ def write_county_draft(rt: Runtime, preview: CountyPreview) -> Path:
 
 LOAD = Step("load the townships' signed vintages", load_step, retries=2)
 COMPUTE = Step("compute county figures and ranking", compute_step)
-CHECK = Step("check the county snapshot (Great Expectations)", check_step)
 COMPARE = Step("compare with the last county vintage", compare_step, retries=2)
+CHECK = Step("check the county snapshot (Great Expectations)", check_step)
 FREEZE = Step("freeze the county vintage", freeze_step, retries=1)
 EXPORT = Step("write county files and report", export_step, retries=2)
 
@@ -193,9 +194,11 @@ def preview_county(rt: Runtime, county: str, period: Period, run: StepRunner = P
     """Compute and check a county's month from its townships' latest signed vintages; freezes nothing."""
     sources, values = run(LOAD, rt, county, period)
     table, ranking, label = run(COMPUTE, rt, county, period, sources, values)
-    checks = run(CHECK, rt, table, data_docs_dir(rt) if data_docs else None)
     latest, changes = run(COMPARE, rt, county, period, table, NO_SUBMISSIONS)
     digest = content_hash(table, label, sources[publish_io.SOURCE_COLUMNS])
+    docs = DocsRun(data_docs_dir(rt), snapshot_run_name(county, str(period), checked_vintage(latest, digest))) \
+        if data_docs else None
+    checks = run(CHECK, rt, table, docs)
     return CountyPreview(county, period, sources, values, table, ranking, label, checks, digest, latest, changes)
 
 

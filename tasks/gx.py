@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 import tasks.custom_expectations  # noqa: F401  - registers our expectation types with GX
 from township.settings import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:
+    from tasks.gx_docs import DocsRun
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +49,13 @@ def read_suite_file(name: str) -> dict:
     return json.loads(suite_path(name).read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=8)
-def _context_and_suite(name: str):  # noqa: ANN202
+def build_suite(name: str):  # noqa: ANN201
+    """A new GX ExpectationSuite from the suite file; raises SuiteLoadError if any expectation is lost."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = read_suite_file(name)
     declared = spec["expectations"]
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     suite = gx.ExpectationSuite(name=spec["name"])
     problems = []
     for i, e in enumerate(declared):
@@ -65,9 +67,29 @@ def _context_and_suite(name: str):  # noqa: ANN202
     if problems or len(suite.expectations) != len(declared):
         raise SuiteLoadError(f"{suite_path(name)}: {len(declared)} expectations declared, "
                              f"{len(suite.expectations)} loaded\n  " + "\n  ".join(problems))
+    return suite
+
+
+def quiet_context():  # noqa: ANN201
+    """An ephemeral GX context that draws no progress bars in the logs."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def add_frame_batches(context, name: str):  # noqa: ANN001, ANN201
+    """The batch definition through which a whole DataFrame is validated against suite `name`."""
     source = context.data_sources.add_pandas(f"{name}_frames")
-    batch_def = source.add_dataframe_asset(f"{name}_rows").add_batch_definition_whole_dataframe("run")
-    return context, suite, batch_def
+    return source.add_dataframe_asset(f"{name}_rows").add_batch_definition_whole_dataframe("run")
+
+
+@lru_cache(maxsize=8)
+def _context_and_suite(name: str):  # noqa: ANN202
+    context = quiet_context()
+    return context, build_suite(name), add_frame_batches(context, name)
 
 
 def load_suite(name: str):  # noqa: ANN201
@@ -75,22 +97,48 @@ def load_suite(name: str):  # noqa: ANN201
     return _context_and_suite(name)[1]
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def suite_columns(suite, columns: list[str], id_column: str) -> list[str]:  # noqa: ANN001
+    """The frame's columns the suite reads (each expectation's column kwargs and the names in its
+    row_condition), plus the id column, in the frame's order. GX copies and filters its domain per
+    expectation, so validating only these costs ~30% less than the enriched frame's 55 columns."""
+    used = {id_column}
+    for e in suite.expectations:
+        kw = e.configuration.kwargs
+        for k in ("column", "column_A", "column_B"):  # our custom expectations preset theirs as field defaults
+            used.update(v for v in (kw.get(k), getattr(e, k, None)) if isinstance(v, str))
+        used.update(kw.get("column_list") or getattr(e, "column_list", None) or [])
+        if kw.get("row_condition") is not None:  # a string, or GX's parsed form of it: names are names
+            used.update(_NAME.findall(str(kw["row_condition"])))
+    return [c for c in columns if c in used]
+
+
+def result_format(id_column: str) -> dict:
+    """Every failing row, named by its value in `id_column` (rows are mapped back to cells by it)."""
+    return {"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
+            "return_unexpected_index_query": False, "partial_unexpected_count": 0}
+
+
 def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
-                   parameters: dict | None = None, docs_dir: str | Path | None = None) -> list[GxFailure]:
+                   parameters: dict | None = None, docs: DocsRun | None = None) -> list[GxFailure]:
     """Validate the whole frame once against the suite; return each failed expectation with failing ids.
 
-    With `docs_dir`, the same validation runs through a GX Checkpoint that also renders it into a
-    Data Docs site in that folder (index.html), for people to browse from the Prefect run."""
-    context, suite, batch_def = _context_and_suite(suite_name)
+    With `docs`, the same validation runs through a GX Checkpoint that also keeps it in the Data Docs site
+    `docs.site` (index.html) under the run name `docs.name`, for people to browse (tasks/gx_docs.py)."""
+    _context, suite, batch_def = _context_and_suite(suite_name)  # a suite that loses expectations fails loudly
     if df.empty:
         return []
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
-                     "return_unexpected_index_query": False, "partial_unexpected_count": 0}
-    if docs_dir is None:
+    df = df[suite_columns(suite, list(df.columns), id_column)]
+    if docs is None:
         batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-        result = batch.validate(suite, result_format=result_format, expectation_parameters=parameters or {})
+        result = batch.validate(suite, result_format=result_format(id_column),
+                                expectation_parameters=parameters or {})
     else:
-        result = _validate_with_docs(context, suite, batch_def, df, result_format, parameters, Path(docs_dir))
+        from tasks.gx_docs import validate_into_site
+
+        result = validate_into_site(df, suite_name, id_column, parameters or {}, docs)
     failures = []
     for r in result.results:
         if r.success:
@@ -103,33 +151,3 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
         failures.append(GxFailure(meta=dict(cfg.meta or {}), expectation_type=cfg.type,
                                   kwargs=dict(cfg.kwargs), ids=ids))
     return failures
-
-
-def _validate_with_docs(context, suite, batch_def, df, result_format, parameters, docs_dir: Path):  # noqa: ANN001, ANN202
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    site = f"site_{abs(hash(str(docs_dir.resolve())))}"
-    if site not in (context.get_site_names() or []):
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        context.add_data_docs_site(site, {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(docs_dir.resolve())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
-    if not suite.id:  # a Checkpoint works on suites the context stores
-        suite = context.suites.add(suite)
-    name = f"{suite.name}-{site}"
-    try:
-        vd = context.validation_definitions.get(name)
-    except Exception:  # noqa: BLE001 - not yet defined in this process
-        vd = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
-    try:
-        checkpoint = context.checkpoints.get(name)
-    except Exception:  # noqa: BLE001
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="docs", site_names=[site])],
-            result_format=result_format))
-    run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {})
-    return next(iter(run.run_results.values()))

@@ -330,9 +330,50 @@ def archive(root: str, relpath: str, data: bytes) -> str:
     return relpath
 
 
+def _libc_syncfs():  # noqa: ANN202
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # not Linux: os.sync() below
+        return None
+    fn.argtypes = [ctypes.c_int]
+    return fn
+
+
+_SYNCFS = _libc_syncfs()
+
+
+def make_durable(root: str) -> None:
+    """Everything written under a local root reaches the disk before the caller records that it exists: one
+    syncfs(2) of the root's filesystem for a whole batch (an fsync per file cost ~2 ms each: 4 minutes for
+    a province month's 130,000 receipt files). Raises OSError if the disk reports a write error.
+    Object stores (fsspec URLs) acknowledge a write once it is stored: nothing to do."""
+    local = _local(root)
+    if local is None or not local.exists():
+        return
+    if _SYNCFS is None:
+        os.sync()
+        return
+    fd = os.open(local, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            err = ctypes_errno()
+            raise OSError(err, f"syncfs {local}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def ctypes_errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
 def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
     """Write a text file next to an archived file (receipts), atomically: a reader (or a run that is
-    killed meanwhile) sees the old file or the whole new one, never a part or an empty file."""
+    killed meanwhile) sees the old file or the whole new one, never a part or an empty file. Durable once
+    `make_durable(root)` has returned (called once per batch)."""
     local = _local(root)
     tmp_suffix = f"{suffix}.tmp-{os.getpid()}"
     if local is not None:
@@ -341,8 +382,6 @@ def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
         try:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, local / f"{relpath}{suffix}")
         finally:
             tmp.unlink(missing_ok=True)

@@ -8,10 +8,14 @@ A batch is validated in ONE validation and loaded in ONE transaction; the batch 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
+import sys
+import threading
 
 from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
+from tasks.gx_docs import DocsRun, intake_run_name, site_dir
 from tasks.inbox import Incoming
 from tasks.load import ContextFn, load, warehouse_context
 from tasks.outbox import send_outbox
@@ -34,10 +38,11 @@ def _read(chunk: list[Incoming], catalog: Catalog) -> list[FileRead]:
     return read_many(chunk, catalog)
 
 
-def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None) -> Reviewed:
+def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None,
+            docs: DocsRun | None = None) -> Reviewed:
     # Months already final (定报) are locked: read here, so `township check` says so too.
     return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz,
-                      locked=final_periods(rt.engine))
+                      locked=final_periods(rt.engine), docs=docs)
 
 
 def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> LoadResult:
@@ -55,13 +60,15 @@ STEPS = (PULL, READ, ARCHIVE, REVIEW, LOAD, RECEIPTS, SEND)  # the order run_int
 
 
 def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = None, partition: str | None = None,
-               received_before: dt.datetime | None = None, logger: logging.Logger | None = None) -> IntakeSummary:
-    """One intake run: pull the inbox (one partition; what was received before a moment), then the batches."""
+               received_before: dt.datetime | None = None, logger: logging.Logger | None = None,
+               data_docs: bool = False) -> IntakeSummary:
+    """One intake run: pull the inbox (one partition; what was received before a moment), then the batches.
+    data_docs: also keep each batch's validation in the publish folder's GX Data Docs (the flow does)."""
     logger = logger or log
     pulled = run(PULL, rt, partition, received_before)
     logger.info("inbox %s: %d files listed, %d new, %d duplicates", rt.settings.inbox, pulled.listing_count,
                 len(pulled.new), len(pulled.duplicates))
-    summary = intake_batches(rt, pulled, run, today=today, logger=logger)
+    summary = intake_batches(rt, pulled, run, today=today, logger=logger, data_docs=data_docs)
     sent = run(SEND, rt)  # rejections just queued, and earlier messages due a retry
     summary.messages_sent, summary.messages_failed = sent.sent, len(sent.failed)
     return summary
@@ -69,12 +76,13 @@ def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = N
 
 def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, today: Period | None = None,
                    receipts_root: str | None = None, read_chunk: int | None = None,
-                   logger: logging.Logger | None = None) -> IntakeSummary:
+                   logger: logging.Logger | None = None, data_docs: bool = False) -> IntakeSummary:
     """Take pulled files through in batches of `settings.batch_files`, in receipt order: each batch read in
     parallel chunks, archived, validated in ONE validation, loaded in ONE transaction, answered. Memory
     stays bounded and a later batch sees what an earlier one loaded. Receipts go beside the archived
     files and in each reporter's 回执 folder (receipts_root: elsewhere, for a rebuild that must not rewrite
-    them nor answer anyone)."""
+    them nor answer anyone). data_docs: keep each batch's validation in the Data Docs site, named
+    `intake <months> batch <n> of <batches>`."""
     logger = logger or log
     s = rt.settings
     today = today or Period.current(s.tz)
@@ -82,6 +90,8 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                             duplicates=len(pulled.duplicates))
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
+    if pulled.new:
+        prefetch_validation()
     for n, batch in enumerate(batches, 1):
         reads = [r for part in run.map(READ, [batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)],
                                        rt.catalog) for r in part]
@@ -92,7 +102,9 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
             summary.merge(deferred_summary(reads, archived))
             reads = [r for r in reads if r.item.sha256 not in archived.failed]
             batch = [i for i in batch if i.sha256 not in archived.failed]
-        reviewed = run(REVIEW, rt, reads, today)
+        docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
+            if data_docs else None
+        reviewed = run(REVIEW, rt, reads, today, None, docs)
         part = batch_of(pulled, batch, last=n == len(batches))
         result = run(LOAD, rt, reviewed, archived, part)
         # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
@@ -100,6 +112,15 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
                           None if receipts_root else s.inbox))
         logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
     return summary
+
+
+def prefetch_validation() -> None:
+    """Start importing Great Expectations (~3 s, mostly pure-Python class building) in a thread while the
+    batch is read and archived; the review step's import then finds it done or waits for it (the import
+    lock), so nothing runs before it is ready."""
+    if "tasks.gx" in sys.modules:
+        return
+    threading.Thread(target=importlib.import_module, args=("tasks.gx",), name="prefetch-gx", daemon=True).start()
 
 
 def review_files(rt: Runtime, items: list[Incoming], today: Period, run: StepRunner = PLAIN,

@@ -1,4 +1,4 @@
-"""The publish pipeline, written once: load values → compute → check → compare (the preview), then, once
+"""The publish pipeline, written once: load values → compute → compare → check (the preview), then, once
 signed off, apply pending revisions → freeze → export, for one township's month.
 
 `preview_township` and `sign_township` (or both at once, `publish_township`) call the steps in order through
@@ -17,6 +17,7 @@ import pandas as pd
 
 from tasks import charts, exports, report, verify
 from tasks.compute import compute_township, monthly_ytd, period_label
+from tasks.gx_docs import DocsRun, site_dir, snapshot_run_name
 from tasks.narrative import narrative
 from tasks.signoff import DECISION_ZH, Signature, apply_pending_revisions
 from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshot, content_hash, freeze_vintage,
@@ -109,12 +110,19 @@ def compute_step(rt: Runtime, township: str, period: Period, values: pd.DataFram
 
 
 def data_docs_dir(rt: Runtime) -> Path:
-    """The GX Data Docs site of the publish folder: every publish run's snapshot validation."""
-    return Path(rt.settings.publish_dir) / "data_docs"
+    """The GX Data Docs site of the publish folder: every snapshot check and intake batch validation."""
+    return site_dir(rt.settings.publish_dir)
 
 
-def check_step(table: pd.DataFrame, docs_dir: Path | None = None) -> pd.DataFrame:
-    return check_snapshot(table, docs_dir)
+def checked_vintage(latest: publish_io.VintageRow | None, digest: str) -> int:
+    """The vintage whose figures a check sees: the latest if the figures are unchanged, else the next."""
+    if latest is None:
+        return 1
+    return latest.vintage if latest.content_hash == digest else latest.vintage + 1
+
+
+def check_step(table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
+    return check_snapshot(table, docs)
 
 
 def apply_step(rt: Runtime, township: str, period: Period) -> list[int]:
@@ -218,24 +226,27 @@ def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple,
 
 LOAD = Step("load current values", load_step, retries=2)
 COMPUTE = Step("compute township figures", compute_step)
-CHECK = Step("check the snapshot (Great Expectations)", check_step)
 COMPARE = Step("compare with the last vintage", compare_step, retries=2)
+CHECK = Step("check the snapshot (Great Expectations)", check_step)
 APPLY = Step("make signed revisions current", apply_step, retries=1)
 FREEZE = Step("freeze the vintage", freeze_step, retries=1)
 EXPORT = Step("write files and report", export_step, retries=2)
-STEPS = (LOAD, COMPUTE, CHECK, COMPARE, APPLY, FREEZE, EXPORT)  # the order preview + sign follow
+STEPS = (LOAD, COMPUTE, COMPARE, CHECK, APPLY, FREEZE, EXPORT)  # the order preview + sign follow
 
 
 def preview_township(rt: Runtime, township: str, period: Period, run: StepRunner = PLAIN, *,
                      data_docs: bool = False) -> Preview:
     """Compute and check one township's month (with its pending revisions) and compare it with the last
-    vintage; freezes nothing. data_docs: also render the validation into the publish folder's GX Data Docs."""
+    vintage; freezes nothing. data_docs: also keep the validation in the publish folder's GX Data Docs, named
+    `snapshot <township> <period> v<vintage>`."""
     values, pending = run(LOAD, rt, township, period)
     table, label = run(COMPUTE, rt, township, period, values)
-    checks = run(CHECK, table, data_docs_dir(rt) if data_docs else None)
     latest, changes = run(COMPARE, rt, township, period, table, pending)
-    return Preview(township, period, values, table, label, checks, content_hash(table, label), latest, changes,
-                   pending)
+    digest = content_hash(table, label)
+    docs = DocsRun(data_docs_dir(rt), snapshot_run_name(township, str(period), checked_vintage(latest, digest))) \
+        if data_docs else None
+    checks = run(CHECK, table, docs)
+    return Preview(township, period, values, table, label, checks, digest, latest, changes, pending)
 
 
 def sign_township(rt: Runtime, preview: Preview, final: bool, signature: Signature | None,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tasks.archiving import Archived
 from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, PENDING, REJECTED, WITH_WARNINGS
-from tasks.inbox import write_beside
+from tasks.inbox import make_durable, write_beside
 from tasks.outbox import enqueue_rejections
 from tasks.pull import Pulled
 from township.catalog import Catalog
@@ -132,6 +132,12 @@ class IntakeSummary:
         return {k: v for k, v in self.__dict__.items() if k != "receipts"}
 
 
+def rejection_lines(summary: IntakeSummary) -> list[str]:
+    """One log line per hard error of the run: code, reporter/file, sheet!cell and what is wrong."""
+    return [f"{c['code']} {r['reporter']}/{r['file']} {c.get('sheet') or ''}!{c.get('cell') or ''}: {c['message_en']}"
+            for r in summary.receipts for c in r["conflicts"] if c["severity"] == "error"]
+
+
 REPLY_FOLDER = "回执"  # in each reporter's inbox folder; tasks/inbox.list_inbox never takes it as a submission
 
 
@@ -197,6 +203,14 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
         setattr(s, sub["status"], getattr(s, sub["status"]) + 1)
         for c in ("imported", "updated", "unchanged"):
             setattr(s, c, getattr(s, c) + r["counts"][c])
+    try:  # on disk before they count as written: one flush per root for the whole batch
+        for root in {receipts_root, reporters_root} - {None}:
+            make_durable(root)
+    except OSError as e:
+        log.warning("receipts could not be flushed to disk, all kept pending for the next run: %s", e)
+        s.receipts_pending += len(written)
+        s.receipts_completed = 0
+        written, rejected = [], []
     if reporters_root is not None:
         enqueue_rejections(rt, rejected, replies)  # idempotent: a receipt written again is not re-sent
     mark_receipts_written(rt.engine, written, now_utc())

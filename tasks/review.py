@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from tasks.gx_docs import DocsRun
 from township.conflicts import CODES, Conflict
 from township.catalog import Catalog
 from township.periods import Period
@@ -74,10 +75,11 @@ def conflicts_from_failures(df: pd.DataFrame, failures: list, catalog: Catalog) 
                            else s).reset_index(drop=True)
 
 
-def review(df: pd.DataFrame, catalog: Catalog, today: Period) -> pd.DataFrame:
-    """Validate the whole enriched frame in one GX validation; return the conflicts found."""
+def review(df: pd.DataFrame, catalog: Catalog, today: Period, docs: DocsRun | None = None) -> pd.DataFrame:
+    """Validate the whole enriched frame in one GX validation (kept in the Data Docs per `docs`); return the
+    conflicts found."""
     from tasks.gx import validate_frame  # Great Expectations loads in seconds: only when there is a batch to check
 
-    failures = validate_frame(df, SUITE, "source_row", suite_parameters(catalog, today))
+    failures = validate_frame(df, SUITE, "source_row", suite_parameters(catalog, today), docs)
     return conflicts_from_failures(df, failures, catalog)
 

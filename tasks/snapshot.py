@@ -12,13 +12,12 @@ import json
 import math
 from dataclasses import dataclass
 
-from pathlib import Path
-
 import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from tasks.compute import SNAPSHOT_COLUMNS
+from tasks.gx_docs import DocsRun
 from tasks.signoff import Signature, signature_columns, signed_status
 from township.periods import Period
 from warehouse import publish_io
@@ -69,12 +68,12 @@ def _canonical(v: object) -> object:
     return str(v)
 
 
-def check_snapshot(table: pd.DataFrame, docs_dir: str | Path | None = None) -> pd.DataFrame:
+def check_snapshot(table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
     """Run the `snapshot` GX suite; one row per failure and indicator (code, indicator_code, messages).
-    With `docs_dir`, the validation is also rendered into a GX Data Docs site there."""
+    With `docs`, the validation is also kept in that Data Docs site under that name (tasks/gx_docs.py)."""
     from tasks.gx import validate_frame
 
-    failures = validate_frame(table, "snapshot", "indicator_code", docs_dir=docs_dir)
+    failures = validate_frame(table, "snapshot", "indicator_code", docs=docs)
     names = dict(zip(table["indicator_code"], table["indicator_name"]))
     rows: list[tuple] = []
     for f in failures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tests.pg_server import start_postgres
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# the parsed-catalog cache of this run, not the user's ~/.cache (subprocess tests with their own HOME get theirs)
+os.environ.setdefault("TOWNSHIP_CACHE_DIR", tempfile.mkdtemp(prefix="township-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -75,3 +78,11 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
     yield rt
     rt.engine.dispose()
     get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
+    """Under `pytest -n N --dist loadgroup` (make test), the system tests share one Prefect stack: they go
+    to one worker together, and the rest of the suite is spread over the others."""
+    for item in items:
+        if item.nodeid.startswith("tests/system/"):
+            item.add_marker(pytest.mark.xdist_group("prefect-stack"))

@@ -116,3 +116,36 @@ def test_periods_in_every_form_mean_the_same_month(text):
 def test_bad_periods_are_refused(text):
     with pytest.raises(ValueError):
         Period.parse(text)
+
+
+# --- the parsed-catalog cache (a province catalog parses in ~3 s, reads back in ~0.1 s) ---
+
+def test_a_cached_catalog_is_the_catalog_and_follows_every_edit(catalog_dir, tmp_path):
+    from township.catalog import load_catalog_cached
+
+    cache = tmp_path / "cache"
+    first = load_catalog_cached(catalog_dir, cache)
+    assert first == load_catalog(catalog_dir)
+    assert len(list(cache.glob("catalog-*.json"))) == 1
+    assert load_catalog_cached(catalog_dir, cache) == first  # read back, the same catalog
+
+    _edit_indicators(catalog_dir, lambda inds: inds[0].update(name="改过的名称"))
+    edited = load_catalog_cached(catalog_dir, cache)
+    assert edited.indicators[0].name == "改过的名称"  # a new content hash: parsed again, never the stale copy
+
+    _edit_indicators(catalog_dir, lambda inds: inds.append(dict(inds[0])))  # now a duplicate code
+    with pytest.raises(CatalogError, match="duplicate"):
+        load_catalog_cached(catalog_dir, cache)  # an invalid catalog is refused whatever the cache holds
+
+
+def test_a_damaged_or_unwritable_cache_is_no_cache(catalog_dir, tmp_path):
+    from township.catalog import catalog_digest, load_catalog_cached
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"catalog-{catalog_digest(catalog_dir)}.json").write_text("{not json", encoding="utf-8")
+    assert load_catalog_cached(catalog_dir, cache) == load_catalog(catalog_dir)
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert load_catalog_cached(catalog_dir, blocked / "cache") == load_catalog(catalog_dir)

@@ -1,7 +1,8 @@
 """The installed `township` command as a cron job or a shell runs it: a clean environment, a real process.
 
-Each test starts `township intake`, which starts Prefect's temporary server as its child process
-(no PREFECT_API_URL). Processes are found by parent pid, never by name: other servers run on this machine.
+With no Prefect API configured, `township intake` runs its steps without Prefect (no server at all);
+`township intake --prefect` runs the flow on Prefect's temporary server, started as its child process.
+Processes are found by parent pid, never by name: other servers run on this machine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.system.support import FORMS, write_test_inbox
 
@@ -77,7 +80,7 @@ def _server_child(pid: int, timeout: float = 180) -> tuple[int, int]:
 
 
 def test_a_killed_intake_leaves_no_prefect_server_behind(tmp_path):
-    proc = subprocess.Popen([TOWNSHIP, "intake"], env=_clean_env(tmp_path), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([TOWNSHIP, "intake", "--prefect"], env=_clean_env(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     server = None
     try:
@@ -95,10 +98,34 @@ def test_a_killed_intake_leaves_no_prefect_server_behind(tmp_path):
             os.kill(server, signal.SIGKILL)
 
 
-def test_a_plain_intake_run_prints_no_traceback_and_no_telemetry(tmp_path):
-    done = subprocess.run([TOWNSHIP, "intake"], env=_clean_env(tmp_path), capture_output=True, text=True,
+@pytest.mark.parametrize("how", [[], ["--prefect"]], ids=["plain", "prefect-flow"])
+def test_an_intake_run_prints_no_traceback_and_no_telemetry(tmp_path, how):
+    done = subprocess.run([TOWNSHIP, "intake", *how], env=_clean_env(tmp_path), capture_output=True, text=True,
                           timeout=600)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Traceback" not in out and "telemetry" not in out.lower() and "database is locked" not in out, out
     assert f"files_new {len(FORMS)}" in out
+    receipts = sorted(p.relative_to(tmp_path / "archive") for p in (tmp_path / "archive").rglob("*.receipt.json"))
+    assert len(receipts) == len(FORMS), out  # the same receipts either way: one per form, beside its archived file
+
+
+def test_with_no_prefect_api_configured_intake_starts_no_server(tmp_path):
+    """A cron job's `township intake` with no server configured: the steps run in the process itself, no
+    Prefect server is started (no uvicorn child, no Prefect database written), and the rejected file's
+    error is on the terminal."""
+    env = _clean_env(tmp_path)
+    bad = tmp_path / "inbox" / next(iter(FORMS)) / "坏表.csv"
+    bad.write_bytes("指标代码,本月\nx,1%\n".encode())
+    proc = subprocess.Popen([TOWNSHIP, "intake"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    seen = set()
+    while proc.poll() is None:
+        seen.update(_cmdline(c) for c in _children(proc.pid))
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    assert proc.returncode == 0, out
+    assert not [c for c in seen if "uvicorn" in c or "prefect" in c], seen
+    assert not (tmp_path / "prefect").exists()  # PREFECT_HOME: no temporary server's database
+    assert f"files_new {len(FORMS) + 1}" in out and "rejected 1" in out
+    assert "坏表.csv" in out and "E_" in out, out

@@ -74,7 +74,8 @@ def test_intake_reads_on_the_dask_cluster(dask_client, tmp_path, monkeypatch):
     assert isinstance(runner, DaskTaskRunner)
     before = _executed_on_workers(dask_client)
     summary = intake.with_options(task_runner=runner)(inbox=str(inbox), archive=str(archive),
-                                                      warehouse_url=warehouse_url)
+                                                      warehouse_url=warehouse_url,
+                                                      publish_dir=str(tmp_path / "published"))
 
     assert summary["files_new"] == len(FORMS)
     assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)

@@ -1,14 +1,30 @@
-"""The snapshot validation can be rendered as a GX Data Docs site, with the same failures found."""
+"""GX Data Docs for people: every intake batch's and snapshot check's validation is kept in the publish folder's
+site under a name that says what it was (`intake 2021-10 batch 1 of 1`, `snapshot taoyuan 2021-10 v1`), and
+every page loads its scripts, stylesheets, fonts and images from the site itself: it renders with no internet."""
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from tasks import intake_pipeline
+from tasks.gx_docs import DocsRun
+from tasks.publication import data_docs_dir, publish_township
 from tasks.snapshot import check_snapshot
+from tests.intake_helpers import write_csv
+from tests.test_intake import OCT, SEPT
+from township.periods import Period
+
+SQLITE = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # the site, not the warehouse, is tested
 
 
-def _table(reported_b: int) -> pd.DataFrame:
+def snapshot_table(reported_b: int) -> pd.DataFrame:
     return pd.DataFrame({
         "indicator_code": ["investment_funds", "investment_funds_yrd"],
         "indicator_name": ["招商引资到位资金", "其中：长三角资金"],
@@ -19,11 +35,92 @@ def _table(reported_b: int) -> pd.DataFrame:
     })
 
 
-def test_data_docs_site_is_written_and_failures_still_reported(tmp_path):
-    assert check_snapshot(_table(1), tmp_path / "docs").empty
-    failed = check_snapshot(_table(2), tmp_path / "docs")
+class _Assets(HTMLParser):
+    """The URLs a page makes the browser fetch: scripts, stylesheets, icons, images; and its inline styles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag in ("script", "img") and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href"):
+            self.urls.append(a["href"])
+        self._in_style = tag == "style"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+
+
+def _css_urls(css: str) -> list[str]:
+    return [u for u in re.findall(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", css) if not u.startswith("data:")]
+
+
+def _external(url: str) -> bool:
+    return bool(urlsplit(url).scheme) or url.startswith("//")
+
+
+def _local(page: Path, url: str) -> Path:
+    return (page.parent / unquote(urlsplit(url).path)).resolve()
+
+
+def assert_loads_nothing_from_outside(site: Path) -> int:
+    """Every asset of every page (and every url() of its stylesheets) is a file in the site; returns the pages."""
+    pages = sorted(site.rglob("*.html"))
+    for page in pages:
+        parser = _Assets()
+        parser.feed(page.read_text(encoding="utf-8"))
+        urls = parser.urls + [u for css in parser.styles for u in _css_urls(css)]
+        assert urls, page
+        for url in urls:
+            assert not _external(url), f"{page.relative_to(site)} loads {url}"
+            target = _local(page, url)
+            assert target.is_file() and site.resolve() in target.parents, f"{page.relative_to(site)}: {url} missing"
+            if target.suffix == ".css":
+                for inner in _css_urls(target.read_text(encoding="utf-8")):
+                    assert not _external(inner), f"{target.relative_to(site)} loads {inner}"
+                    assert _local(target, inner).is_file(), f"{target.relative_to(site)}: {inner} missing"
+    return len(pages)
+
+
+def index_run_names(site: Path) -> set[str]:
+    """The run names the site's index lists (its table data, as the page's script receives it)."""
+    return set(re.findall(r"'run_name': '([^']+)'", (site / "index.html").read_text(encoding="utf-8")))
+
+
+def test_the_snapshot_site_is_written_with_failures_still_reported_and_nothing_from_outside(tmp_path):
+    site = tmp_path / "docs"
+    assert check_snapshot(snapshot_table(1), DocsRun(site, "snapshot taoyuan 2021-10 v1")).empty
+    failed = check_snapshot(snapshot_table(2), DocsRun(site, "snapshot taoyuan 2021-10 v2"))
     assert list(failed["code"]) == ["S_REPORTERS_INCONSISTENT"]
     assert failed["indicator_code"].tolist() == ["investment_funds_yrd"]
-    index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
-    assert "snapshot" in index
-    assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert index_run_names(site) == {"snapshot taoyuan 2021-10 v1", "snapshot taoyuan 2021-10 v2"}
+    assert len(list((site / "validations").rglob("*.html"))) == 2
+    assert assert_loads_nothing_from_outside(site) >= 4  # index, two validations, the suite
+
+
+@SQLITE
+def test_an_intake_and_a_publish_are_kept_in_the_site_under_their_names(runtime):
+    site = data_docs_dir(runtime)
+    inbox = Path(runtime.settings.inbox)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "invest", "oct.csv", OCT)
+    intake_pipeline.run_intake(runtime, today=Period(2021, 11), data_docs=True)
+    publish_township(runtime, "taoyuan", Period(2021, 10), final=False, data_docs=True)
+    write_csv(inbox, "invest", "oct-fixed.csv", [("investment_funds", 1.3, 9.3), *OCT[1:]])
+    intake_pipeline.run_intake(runtime, today=Period(2021, 11), data_docs=True)
+    publish_township(runtime, "taoyuan", Period(2021, 10), final=False, data_docs=True)
+
+    names = index_run_names(site)
+    assert "intake 2021-09 2021-10 batch 1 of 1" in names
+    assert "intake 2021-10 batch 1 of 1" in names
+    assert {"snapshot taoyuan 2021-10 v1", "snapshot taoyuan 2021-10 v2"} <= names
+    assert len(names) == 4
+    # Kept: each validation has its page, and a later process's index still lists them (results on disk).
+    assert len(list((site / "validations").rglob("*.html"))) == 4
+    assert assert_loads_nothing_from_outside(site) >= 7

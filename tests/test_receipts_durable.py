@@ -115,3 +115,51 @@ def test_a_receipt_names_the_indicator_and_the_local_time_of_receipt(runtime):
     assert "签约项目数 (projects_signed)" in md and "E_NEGATIVE" in md
     js = json.loads(next(archive.rglob("*-oct.csv.receipt.json")).read_text(encoding="utf-8"))
     assert js["received_at"] == "2021-11-03T01:00:00+00:00"  # the machine-readable time stays UTC
+
+
+def test_receipts_the_disk_could_not_flush_stay_pending_and_the_next_run_writes_them(runtime, monkeypatch):
+    """Receipt files are flushed to disk once per batch (syncfs) before they count as written: when the
+    disk reports a lost write then, none of the batch counts, and the next run writes them all again."""
+    import errno
+
+    import tasks.receipts
+
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    flushed = []
+
+    def lost_write(root: str) -> None:
+        flushed.append(root)
+        raise OSError(errno.EIO, "syncfs: Input/output error")
+    monkeypatch.setattr(tasks.receipts, "make_durable", lost_write)
+    s = run_intake(runtime)
+    assert s.accepted == 2 and (s.receipts_completed, s.receipts_pending) == (0, 2)
+    assert pending(runtime) == 2 and flushed  # loaded (exactly once), answered on the next run
+    monkeypatch.undo()
+    s = run_intake(runtime)
+    assert (s.files_new, s.receipts_completed, s.receipts_pending) == (0, 2, 0) and pending(runtime) == 0
+    assert len(receipts_in(archive)) == 2
+
+
+def test_an_archive_the_disk_could_not_flush_defers_the_batch_and_nothing_is_loaded(runtime, monkeypatch):
+    """Raw files are flushed to disk before the load records them; a lost write reported then defers the
+    whole batch (which file was lost is unknown): nothing loaded, nothing marked seen, the next run takes it."""
+    import errno
+
+    import tasks.archiving
+
+    inbox = Path(runtime.settings.inbox)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+
+    def lost_write(root: str) -> None:
+        raise OSError(errno.EIO, "syncfs: Input/output error")
+    monkeypatch.setattr(tasks.archiving, "make_durable", lost_write)
+    s = run_intake(runtime)
+    assert s.deferred == 2 and s.accepted == 0
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM value_history")).scalar_one() == 0
+    monkeypatch.undo()
+    s = run_intake(runtime)
+    assert s.files_new == 2 and s.accepted == 2 and s.deferred == 0

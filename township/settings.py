@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_DATA = Path(str(resources.files(__package__).joinpath("data")))
 DEFAULT_CATALOG_DIR = PACKAGE_DATA / "catalog"
 EXPECTATIONS_DIR = PACKAGE_DATA / "expectations"
+DATA_DOCS_VENDOR_DIR = PACKAGE_DATA / "data-docs" / "vendor"  # scripts, styles, fonts Data Docs load (no CDN)
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="the township's timezone (deadlines, default periods)")
     catalog_dir: str = Field(str(DEFAULT_CATALOG_DIR), description="folder of the catalog YAML files "
                              "(default: the one shipped in the package)")
+    cache_dir: str = Field(str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "township-indicators"),
+                           description="where the parsed catalog is cached, keyed by its content hash "
+                           "(safe to delete)")
     dask_address: str | None = Field(None, description="Dask scheduler address; unset = local threads")
     read_workers: int = Field(0, description="parallel readers; 0 = number of CPUs")
     batch_files: int = Field(8000, ge=1, description="files per validation and load transaction (bounds memory)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from township.catalog import Catalog, load_catalog
+from township.catalog import Catalog, load_catalog_cached
 from township.settings import Settings, settings_with
 from warehouse.catalog_sync import SyncCounts, sync_catalog
 from warehouse.engine import make_engine, schema_lock, upgrade
@@ -23,7 +23,7 @@ class Runtime:
 def open_runtime(migrate: bool = True, **overrides: str | None) -> Runtime:
     """Settings (env + overrides), the validated catalog, and the warehouse upgraded and synced."""
     settings = settings_with(**overrides)
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = load_catalog_cached(settings.catalog_dir, settings.cache_dir)
     engine = make_engine(settings.warehouse_url)
     sync = None
     if migrate:

@@ -70,7 +70,7 @@ def warehouse_url(system_dirs) -> str:
 def intake_runs(prefect_stack, system_dirs, warehouse_url) -> list[FlowRun]:
     """Two intake runs of the same inbox, triggered together through the API; both waited for."""
     params = {"inbox": str(system_dirs["inbox"]), "archive": str(system_dirs["archive"]),
-              "warehouse_url": warehouse_url}
+              "warehouse_url": warehouse_url, "publish_dir": str(system_dirs["published"])}
     runs = [run_deployment("intake/intake", parameters=params, timeout=0) for _ in range(2)]
     return wait_for([r.id for r in runs])
 

@@ -15,14 +15,14 @@ pytestmark = pytest.mark.system
 def test_intake_in_batches_loads_everything_once(prefect_stack, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox, archive, published = tmp_path / "inbox", tmp_path / "archive", tmp_path / "published"
     write_test_inbox(inbox)
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     monkeypatch.setenv("TOWNSHIP_BATCH_FILES", "1")  # one file a batch: as many batches as files
     get_settings.cache_clear()
     with temporary_settings(updates={PREFECT_API_URL: prefect_stack.api_url}):
-        summary = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
-        again = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url)
+        summary = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url, publish_dir=str(published))
+        again = intake(inbox=str(inbox), archive=str(archive), warehouse_url=url, publish_dir=str(published))
     assert summary["files_new"] == len(FORMS)
     assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)
     assert summary["imported"] == sum(len(v) for v in FORMS.values())

@@ -112,7 +112,7 @@ def intake_dirs(tmp_path, county, postgres_admin_url) -> dict:
     """A fresh PostgreSQL warehouse, an inbox of the county's forms and an empty archive."""
     inbox, archive = tmp_path / "inbox", tmp_path / "archive"
     written = write_county_inbox(inbox, county)
-    return {"params": {"inbox": str(inbox), "archive": str(archive),
+    return {"params": {"inbox": str(inbox), "archive": str(archive), "publish_dir": str(tmp_path / "published"),
                        "warehouse_url": _new_pg_database(postgres_admin_url)},
             "written": written}
 

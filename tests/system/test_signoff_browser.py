@@ -1,7 +1,8 @@
 """The statistician's sign-off in the Prefect UI, in Debian's Chromium driven by Playwright: open the suspended
 publish run, read the preview, fill the sign-off form (快报 / 定报 / 退回, 审核人, 意见) and submit; the vintage
-then exists signed by that name. Screenshots of the form and of the completed run go to docs/img/ (they
-illustrate docs/operations.md, "The monthly routine")."""
+then exists signed by that name. Screenshots of the form and of the completed run go to test-output/system/; the
+committed docs/img/signoff-*.png that illustrate docs/operations.md ("The monthly routine") are copied from there by
+hand when the UI changes, so a test run leaves the work tree as it was."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.system.conftest import OUTPUT
-from tests.system.support import ROOT, assert_completed, wait_for
+from tests.system.support import assert_completed, wait_for
 from tests.system.test_signoff import _rows, suspended_publish
 from tests.system.test_ui_browser import page  # noqa: F401 - the Chromium page fixture
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
-
-DOCS_IMG = ROOT / "docs" / "img"
 
 
 def field(dialog, label: str):  # noqa: ANN001, ANN201
@@ -33,7 +32,6 @@ def suspended(prefect_stack, tmp_path):
 
 def test_sign_off_in_the_prefect_ui(prefect_stack, suspended, page):  # noqa: F811
     run, params = suspended
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     try:
         page.goto(f"{prefect_stack.ui_url}/runs/flow-run/{run.id}")
@@ -48,7 +46,7 @@ def test_sign_off_in_the_prefect_ui(prefect_stack, suspended, page):  # noqa: F8
         page.locator(".p-select-option", has_text="快报").first.click()
         field(dialog, "审核人 Signer").fill("赵审核")
         field(dialog, "意见 Comment").fill("同意按快报发布")
-        page.screenshot(path=DOCS_IMG / "signoff-form.png", full_page=True)
+        page.screenshot(path=OUTPUT / "signoff-form.png", full_page=True)
         dialog.get_by_role("button", name="Submit").click()
     except Exception:
         page.screenshot(path=OUTPUT / "signoff-failure.png", full_page=True)
@@ -63,4 +61,4 @@ def test_sign_off_in_the_prefect_ui(prefect_stack, suspended, page):  # noqa: F8
     page.goto(f"{prefect_stack.ui_url}/runs/flow-run/{run.id}")
     expect(page.get_by_text("Completed").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("publish 2021-10 v1").first).to_be_visible()
-    page.screenshot(path=DOCS_IMG / "signoff-completed.png", full_page=True)
+    page.screenshot(path=OUTPUT / "signoff-completed.png", full_page=True)
