@@ -24,7 +24,8 @@ run: $(STAMP)
 	$(BIN)/township init
 	@if [ -z "$$(ls -A data/inbox 2>/dev/null)" ]; then $(BIN)/township demo; fi
 	$(BIN)/township cycle --year 2021
-	@echo "Reports: data/published/taoyuan/<period>/v<vintage>/report.html, e.g. 2021-10/v1 and 2021-09/v2"
+	@echo "Reports: data/published/taoyuan/<period>/v<vintage>/report.html, e.g. 2021-10/v1 and 2021-09/v2;"
+	@echo "the county's: data/published/demo_county/<period>/v<vintage>/report.html"
 
 ## test: what the tests need from the machine (scripts/test-deps.sh), then the whole suite, on SQLite and a
 ## real PostgreSQL started for it

@@ -97,7 +97,8 @@ def show_catalog(catalog: CatalogOpt = None) -> None:
     """Print the catalog: townships, reporters and the indicators each one reports."""
     rt = _runtime(migrate=False, catalog_dir=catalog)
     c = rt.catalog
-    console.print(f"{c.county.name} ({c.county.code}): " + ", ".join(f"{t.name} ({t.code})" for t in c.townships))
+    for k in c.counties:
+        console.print(f"{k.name} ({k.code}): " + ", ".join(f"{t.name} ({t.code})" for t in c.townships_of(k.code)))
     t = Table("code", "名称", "name", "unit", "measure", "reported by", "parent", "township figure")
     for i in c.indicators:
         t.add_row(i.code, i.name, i.name_en, i.unit, i.measure, i.owner, i.parent or "", i.aggregation)
@@ -257,16 +258,27 @@ def publish(period: Annotated[Optional[str], typer.Option(help="the month (defau
             final: Annotated[bool, typer.Option("--final", help="sign off as final (定报), not preliminary (快报)")] = False,
             comment: Annotated[Optional[str], typer.Option(help="the signer's comment, kept with the vintage")] = None,
             township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
+            county: Annotated[Optional[str], typer.Option(
+                help="publish this county's roll-up and township ranking instead, from its townships' latest "
+                "signed vintages")] = None,
             warehouse: WarehouseOpt = None, publish_dir: PublishOpt = None) -> None:
     """With --sign-off NAME: freeze the month's vintage signed by NAME (pending revisions of a final month
     become current: a 修订) and write its files and report; nothing new if nothing changed.
-    Without: write the unsigned draft (草稿) to <publish_dir>/<township>/<period>/draft/ and freeze nothing."""
+    Without: write the unsigned draft (草稿) to <publish_dir>/<township>/<period>/draft/ and freeze nothing.
+    With --county CODE: the same for the county (<publish_dir>/<county>/<period>/...), built only from what
+    its townships have signed; a township without a signed vintage is 未报."""
     from flows.publish import publish_monthly
 
     month = _period(period)
     periods = [f"{year}-{m:02d}" for m in range(1, 13)] if year else [str(month) if month else None]
+    if county and township:
+        raise UserError("--county 与 --township 只能选一个", "give --county or --township, not both", "--county")
     _check_warehouse(warehouse_url=warehouse)
     _flows()
+    if county:
+        for p in periods:
+            _publish_county(county, p, final, sign_off, comment, warehouse, publish_dir)
+        return
     for p in periods:
         out = publish_monthly(period=p, final=final, township=township, warehouse_url=warehouse,
                               publish_dir=publish_dir, sign_off=sign_off, comment=comment, draft=not sign_off)
@@ -281,6 +293,23 @@ def publish(period: Annotated[Optional[str], typer.Option(help="the month (defau
                           f"{'' if r['created'] else ' (unchanged)'} → {r['folder']}/report.html" + failed
                           + (f"  {r['revisions_applied']} pending revisions made current" if r["revisions_applied"]
                              else ""))
+
+
+def _publish_county(county: str, period: str | None, final: bool, sign_off: str | None, comment: str | None,
+                    warehouse: str | None, publish_dir: str | None) -> None:
+    from flows.publish_county import publish_county_month
+
+    out = publish_county_month(county=county, period=period, final=final, warehouse_url=warehouse,
+                               publish_dir=publish_dir, sign_off=sign_off, comment=comment, draft=not sign_off)
+    for code, r in out["counties"].items():
+        missing = f"  未报 {len(r['missing'])}: {', '.join(r['missing'])}" if r["missing"] else ""
+        failed = f"  [red]{r['checks_failed']} snapshot checks failed[/red]" if r["checks_failed"] else ""
+        if r.get("draft"):
+            console.print(f"{code} {r['period']}: 草稿 draft of county v{r['vintage']}, not signed, nothing frozen "
+                          f"({r['changes']} changes) → {r['folder']}/report.html" + missing + failed)
+            continue
+        console.print(f"{code} {r['period']}: county v{r['vintage']} {r['status']}"
+                      f"{'' if r['created'] else ' (unchanged)'} → {r['folder']}/report.html" + missing + failed)
 
 
 @app.command()
@@ -361,11 +390,13 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
           warehouse: WarehouseOpt = None) -> None:
     """Replay a year's monthly cycle as it happened: each month, take in what had arrived by the
     publish day (09:00) and publish; then take in the late corrections and publish again, which
-    produces vintage 2 wherever a published figure changed. Signed off as the demo signer (演示审核人)."""
+    produces vintage 2 wherever a published figure changed. Each month's county roll-up follows its townships'
+    (and a county vintage 2 where a township's did). Signed off as the demo signer (演示审核人)."""
     import datetime as dt
 
     from flows.intake import intake as intake_flow
     from flows.publish import publish_monthly
+    from flows.publish_county import publish_county_month
     from tasks.signoff import DEMO_SIGNER
     from township.periods import Period
 
@@ -378,14 +409,16 @@ def cycle(year: Annotated[int, typer.Option(help="the year to replay")] = 2021,
         cutoff = dt.datetime(nxt.year, nxt.month, publish_day, 9, 0, tzinfo=tz)
         got = intake_flow(warehouse_url=warehouse, received_before=cutoff)
         out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
-        for code, r in out["townships"].items():
+        counties = publish_county_month(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)["counties"]
+        for code, r in [*out["townships"].items(), *counties.items()]:
             console.print(f"{p}: {got['files_new']} new files ({got['rejected']} rejected) → {code} v{r['vintage']} "
                           f"{r['folder']}/report.html")
     late = intake_flow(warehouse_url=warehouse)
     console.print(f"after the year: {late['files_new']} late files")
     for p in months:
         out = publish_monthly(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)
-        for code, r in out["townships"].items():
+        counties = publish_county_month(period=str(p), warehouse_url=warehouse, sign_off=DEMO_SIGNER)["counties"]
+        for code, r in [*out["townships"].items(), *counties.items()]:
             if r["created"]:
                 console.print(f"{p}: revised → {code} v{r['vintage']} {r['folder']}/report.html")
 

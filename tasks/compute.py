@@ -112,22 +112,10 @@ def compute_township(values: pd.DataFrame, catalog: Catalog, township: str, peri
     # Reported = the reporter gave a figure; a month with no derivable ytd still counts (and the
     # snapshot suite then flags the missing ytd instead of calling the reporter missing).
     e["reported"] = e["ytd_value"].notna() | e["month_value"].notna()
-    # Comparable base: only reporters with a figure in both years enter 去年同期 and 同比.
-    both = e["ytd_value"].notna() & e["prior"].notna()
-    e["prior"] = e["prior"].where(both)
-    e["ytd_cmp"] = e["ytd_value"].where(both)
+    e = comparable_base(e)
     e["jan_feb_combined"] = e["jan_feb_combined"].eq(True)
     e["note"] = _labelled_notes(e, inds)
-    g = e.groupby("indicator_code", sort=False)
-    agg = pd.DataFrame({
-        "month_value": g["month_value"].sum(min_count=1),
-        "ytd_value": g["ytd_value"].sum(min_count=1),
-        "prior_ytd_value": g["prior"].sum(min_count=1),
-        "ytd_cmp": g["ytd_cmp"].sum(min_count=1),
-        "reporters_expected": g.size(),
-        "reporters_reported": g["reported"].sum(),
-        "jan_feb_combined": g["jan_feb_combined"].any(),
-    })
+    agg = sum_figures(e).assign(jan_feb_combined=e.groupby("indicator_code", sort=False)["jan_feb_combined"].any())
     missing = e[~e["reported"]].groupby("indicator_code")["reporter_code"].agg(",".join)
     notes = e[e["note"].ne("")].groupby("indicator_code")["note"].agg("；".join)
     out = inds.merge(agg, how="left", left_on="indicator_code", right_index=True)
@@ -136,7 +124,28 @@ def compute_township(values: pd.DataFrame, catalog: Catalog, township: str, peri
     out["reporters_expected"] = out["reporters_expected"].fillna(0).astype("int64")
     out["reporters_reported"] = out["reporters_reported"].fillna(0).astype("int64")
     out["jan_feb_combined"] = out["jan_feb_combined"].eq(True)
-    return _derived(out, catalog, township, period)
+    return derived_figures(out, catalog, township, period)
+
+
+def comparable_base(e: pd.DataFrame) -> pd.DataFrame:
+    """Only units (reporters; townships for a county) with a figure in both years enter 去年同期 (`prior`) and
+    the matching part of this year (`ytd_cmp`), whose ratio is 同比."""
+    both = e["ytd_value"].notna() & e["prior"].notna()
+    return e.assign(prior=e["prior"].where(both), ytd_cmp=e["ytd_value"].where(both))
+
+
+def sum_figures(e: pd.DataFrame) -> pd.DataFrame:
+    """Per indicator, from one row per indicator × expected unit: the sums over the units that have a figure
+    (NaN when none has: missing is never 0), and how many units are expected and reported."""
+    g = e.groupby("indicator_code", sort=False)
+    return pd.DataFrame({
+        "month_value": g["month_value"].sum(min_count=1),
+        "ytd_value": g["ytd_value"].sum(min_count=1),
+        "prior_ytd_value": g["prior"].sum(min_count=1),
+        "ytd_cmp": g["ytd_cmp"].sum(min_count=1),
+        "reporters_expected": g.size(),
+        "reporters_reported": g["reported"].sum(),
+    })
 
 
 def _labelled_notes(e: pd.DataFrame, inds: pd.DataFrame) -> pd.Series:
@@ -146,15 +155,16 @@ def _labelled_notes(e: pd.DataFrame, inds: pd.DataFrame) -> pd.Series:
     return note.where(~by_village | note.eq(""), e["reporter_code"] + "：" + note)
 
 
-def _derived(out: pd.DataFrame, catalog: Catalog, township: str, period: Period) -> pd.DataFrame:
-    """Round to each indicator's decimals, then 同比, 年度任务, 完成率 and 序时进度差."""
+def derived_figures(out: pd.DataFrame, catalog: Catalog, org_unit: str, period: Period) -> pd.DataFrame:
+    """Round to each indicator's decimals, then 同比 (ytd_cmp / prior_ytd_value), 年度任务 (the org unit's target:
+    a township's, or a county's for its roll-up), 完成率 and 序时进度差."""
     d = out["decimals"]
     yoy = (out["ytd_cmp"] / out["prior_ytd_value"] - 1) * 100
     yoy = yoy.where(out["prior_ytd_value"].gt(0) & out["ytd_cmp"].notna())
     for col in ("month_value", "ytd_value", "prior_ytd_value"):
         out[col] = round_half_up(out[col], d)
     out["yoy_pct"] = round_half_up(yoy, 1)
-    targets = {c: catalog.target(township, period.year, c) for c in out["indicator_code"]}
+    targets = {c: catalog.target(org_unit, period.year, c) for c in out["indicator_code"]}
     out["annual_target"] = out["indicator_code"].map(targets).astype("float64")
     share = (out["ytd_value"] / out["annual_target"] * 100).where(out["annual_target"].gt(0))
     out["target_pct"] = round_half_up(share, 1)

@@ -261,15 +261,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_manifest(folder: Path, header: ExportHeader) -> Path:
-    """manifest.json: the vintage, the snapshot's content hash, and the sha256 of every other file."""
+def write_manifest(folder: Path, header: ExportHeader, extra: dict | None = None) -> Path:
+    """manifest.json: the vintage, the snapshot's content hash, and the sha256 of every other file;
+    extra: more keys (a county vintage's lineage: the township vintages it was built from)."""
     files = {p.relative_to(folder).as_posix(): sha256_file(p)
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
     doc = {"township": header.township_code, "period": header.period, "period_label": header.period_label,
            "vintage": header.vintage, "status": header.status, "published_at": header.published_local,
            "content_hash": header.content_hash, "decision": header.decision or None,
            "signer": header.signer or None, "signed_at": header.signed_local or None,
-           "sign_comment": header.comment or None, "files": files}
+           "sign_comment": header.comment or None, **(extra or {}), "files": files}
     path = folder / "manifest.json"
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path

@@ -144,7 +144,7 @@ def export_header(rt: Runtime, township: str, period: Period, frozen: FrozenVint
     signed = signoff_io.read_signature(rt.engine, frozen.snapshot_id)
     status_zh = STATUS_ZH[frozen.status] + ("（修订）" if signed.decision == "revision" else "")
     return exports.ExportHeader(
-        township_code=township, township_name=rt.catalog.township_by_code[township].name, period=str(period),
+        township_code=township, township_name=rt.catalog.org_unit_name(township), period=str(period),
         period_label=frozen.period_label, vintage=frozen.vintage, status=frozen.status,
         status_zh=status_zh, published_local=_local(rt, frozen.published_at),
         content_hash=frozen.content_hash, decision=signed.decision or "",
@@ -186,17 +186,24 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
 
 
+def draft_header(rt: Runtime, org_unit: str, period: Period, label: str, next_vintage: int,
+                 digest: str) -> tuple[Path, exports.ExportHeader, pd.Timestamp]:
+    """The draft folder `<publish_dir>/<org unit>/<period>/draft/`, its header (every page says 草稿), and now."""
+    now = publish_io.utc(publish_io.now_utc())
+    header = exports.ExportHeader(
+        township_code=org_unit, township_name=rt.catalog.org_unit_name(org_unit), period=str(period),
+        period_label=label, vintage=next_vintage, status="draft",
+        status_zh="草稿（未经审核签发，不得引用）", published_local=f"未签发，草稿生成于{_local(rt, now)}",
+        content_hash=digest)
+    return Path(rt.settings.publish_dir) / org_unit / str(period) / "draft", header, now
+
+
 def write_draft(rt: Runtime, preview: Preview) -> Path:
     """The unsigned preview as files, `<publish_dir>/<township>/<period>/draft/` (beside the vintage folders,
     replaced each time, no manifest): every page and sheet says 草稿. Nothing is frozen."""
     township, period = preview.township, preview.period
-    folder = Path(rt.settings.publish_dir) / township / str(period) / "draft"
-    now = publish_io.utc(publish_io.now_utc())
-    header = exports.ExportHeader(
-        township_code=township, township_name=rt.catalog.township_by_code[township].name, period=str(period),
-        period_label=preview.label, vintage=preview.next_vintage, status="draft",
-        status_zh="草稿（未经审核签发，不得引用）", published_local=f"未签发，草稿生成于{_local(rt, now)}",
-        content_hash=preview.content_hash)
+    folder, header, now = draft_header(rt, township, period, preview.label, preview.next_vintage,
+                                       preview.content_hash)
     stage = exports.staging_folder(folder)
     _write_files(rt, township, period, header, preview.table, preview.values, preview.checks, preview.changes,
                  stage, now)

@@ -80,13 +80,19 @@ def _changes_view(changes: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def build_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, status: pd.DataFrame,
-                   follow_ups: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame,
-                   charts: list[str]) -> list[Section]:
+def opening_sections(paragraph: str, checks: pd.DataFrame) -> list[Section]:
+    """The paragraph (综述), then the failed checks, prominent, if any."""
     sections = [Section("综述", [paragraph or "（本期无可发布的主要指标）"])]
     if not checks.empty:
         sections.append(Section("数据检查未通过（请核实后再引用）", table=checks[["code", "message_zh"]].rename(
             columns={"code": "代码", "message_zh": "说明"}), alert=True))
+    return sections
+
+
+def build_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, status: pd.DataFrame,
+                   follow_ups: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame,
+                   charts: list[str]) -> list[Section]:
+    sections = opening_sections(paragraph, checks)
     notes = ["“未报”表示应报单位未报送，不按0计算；“—”表示无可比基数或不适用。",
              "同比按可比口径计算：只比较本年与上年均报送的单位。"]
     if table["jan_feb_combined"].any():

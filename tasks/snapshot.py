@@ -41,14 +41,21 @@ class FrozenVintage:
     created: bool
 
 
-def content_hash(table: pd.DataFrame, label: str) -> str:
-    """sha256 of the canonical JSON of the published figures (rounded, sorted by indicator)."""
-    t = table[SNAPSHOT_COLUMNS].sort_values("indicator_code")
-    cols = [[_canonical(v) for v in t[c].tolist()] for c in SNAPSHOT_COLUMNS]
-    rows = [dict(zip(SNAPSHOT_COLUMNS, vals)) for vals in zip(*cols)]
-    doc = json.dumps({"period_label": label, "values": rows}, sort_keys=True, ensure_ascii=False,
-                     separators=(",", ":"))
+def content_hash(table: pd.DataFrame, label: str, sources: pd.DataFrame | None = None) -> str:
+    """sha256 of the canonical JSON of the published figures (rounded, sorted by indicator); for a county
+    vintage also of the township vintages it was built from (a new township vintage is a new county vintage,
+    even when it changed no figure, e.g. a 快报 signed again as 定报)."""
+    content = {"period_label": label, "values": _canonical_rows(table, SNAPSHOT_COLUMNS, "indicator_code")}
+    if sources is not None:
+        content["sources"] = _canonical_rows(sources, publish_io.SOURCE_COLUMNS, "township_code")
+    doc = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+def _canonical_rows(frame: pd.DataFrame, columns: list[str], key: str) -> list[dict]:
+    t = frame[columns].sort_values(key)
+    cols = [[_canonical(v) for v in t[c].tolist()] for c in columns]
+    return [dict(zip(columns, vals)) for vals in zip(*cols)]
 
 
 def _canonical(v: object) -> object:
@@ -80,25 +87,27 @@ def check_snapshot(table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataF
 
 def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
                    checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None,
-                   signature: Signature | None = None) -> FrozenVintage:
+                   signature: Signature | None = None, sources: pd.DataFrame | None = None) -> FrozenVintage:
     """Store the table as the next vintage unless the latest has the same content and status.
     signature: who signed it off (stored with the vintage); a change to a final month is a revision.
+    sources: a county vintage's township vintages (publish_io.SOURCE_COLUMNS), stored and hashed with it.
 
     One transaction per attempt; two publishers racing for the same vintage number meet the unique
     constraint, and the loser retries once (then usually finds the winner's identical vintage).
     """
     status = "final" if final else "preliminary"
-    digest = content_hash(table, label)
+    digest = content_hash(table, label, sources)
     when = publish_io.utc(published_at or publish_io.now_utc())
+    args = (engine, township, period, table, label, checks, status, digest, when, signature, sources)
     try:
-        return _freeze_once(engine, township, period, table, label, checks, status, digest, when, signature)
+        return _freeze_once(*args)
     except IntegrityError:
-        return _freeze_once(engine, township, period, table, label, checks, status, digest, when, signature)
+        return _freeze_once(*args)
 
 
 def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
                  checks: pd.DataFrame, status: str, digest: str, when: pd.Timestamp,
-                 signature: Signature | None = None) -> FrozenVintage:
+                 signature: Signature | None = None, sources: pd.DataFrame | None = None) -> FrozenVintage:
     with engine.connect() as conn:
         conn.info["write"] = True  # SQLite: take the write lock at BEGIN (see warehouse/engine.py)
         try:
@@ -120,7 +129,7 @@ def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFr
                           "status": status, "period_label": label, "published_at": when.to_pydatetime(),
                           "content_hash": digest, **signature_columns(signature, decision, when)}
                 sid = publish_io.insert_vintage(conn, header, table[publish_io.SNAPSHOT_VALUE_COLUMNS],
-                                                changes, checks)
+                                                changes, checks, sources)
         finally:
             conn.info.pop("write", None)
     return FrozenVintage(sid, vintage, status, label, when, digest, created=True)

@@ -12,7 +12,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from township.periods import Period
 
@@ -34,6 +34,7 @@ class Unit(_Strict):
 class Township(_Strict):
     code: str
     name: str
+    county: str | None = None  # the county's code; may be left out when the catalog has one county
 
 
 class County(_Strict):
@@ -103,10 +104,13 @@ class Indicator(_Strict):
     decimals: int = Field(0, ge=0, le=6)
     aggregation: Literal["owner", "sum_villages"] = "owner"
     headline: int | None = None
+    # How the county's figure is made from its townships' signed figures: the sum, or none (not additive,
+    # e.g. a rate or an average: the county publishes no total, only the townships' figures and ranks).
+    county_aggregation: Literal["sum", "none"] = "sum"
 
 
 class TargetSet(_Strict):
-    township: str
+    township: str  # the org unit the target is set for: a township's code, or a county's (its own total)
     year: int
     values: dict[str, float]
 
@@ -116,7 +120,10 @@ class Catalog(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    county: County
+    # township.yaml names one `county:` or several `counties:`; after loading, `counties` lists them all and
+    # every township names its county. `county` is the one county of a one-county catalog (None with several).
+    county: County | None = None
+    counties: list[County] = []
     first_year: int
     deadline: Deadline
     townships: list[Township]
@@ -125,6 +132,40 @@ class Catalog(BaseModel):
     indicators: list[Indicator]
     targets: list[TargetSet]
     contacts: list[Contact] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many_counties(cls, data: object) -> object:
+        """`county:` alone means a one-county catalog: it becomes `counties`, and townships without a county
+        are that county's. With several counties each township must name its own (checked on load)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("counties") and data.get("county") is not None:
+            data["counties"] = [data["county"]]
+        counties = data.get("counties") or []
+        if len(counties) == 1 and isinstance(data.get("townships"), list):
+            only = counties[0]["code"] if isinstance(counties[0], dict) else getattr(counties[0], "code", None)
+            data["county"] = counties[0]
+            data["townships"] = [_with_county(t, only) for t in data["townships"]]
+        elif len(counties) > 1:
+            data["county"] = None
+        return data
+
+    @cached_property
+    def county_by_code(self) -> dict[str, County]:
+        return {c.code: c for c in self.counties}
+
+    def org_unit_name(self, code: str) -> str:
+        """A township's or a county's name (the published files are titled with it)."""
+        unit = self.township_by_code.get(code) or self.county_by_code.get(code)
+        if unit is None:
+            raise KeyError(code)
+        return unit.name
+
+    def townships_of(self, county: str) -> list[Township]:
+        """The county's townships, in catalog order."""
+        return [t for t in self.townships if t.county == county]
 
     @cached_property
     def reporter_by_code(self) -> dict[str, Reporter]:
@@ -183,6 +224,14 @@ class Catalog(BaseModel):
         if src is None or dst is None or src.family != dst.family:
             return None
         return src.factor / dst.factor
+
+
+def _with_county(township: object, county: str | None) -> object:
+    if isinstance(township, dict) and township.get("county") is None:
+        return {**township, "county": county}
+    if isinstance(township, Township) and township.county is None:
+        return township.model_copy(update={"county": county})
+    return township
 
 
 CATALOG_FILES = ("township.yaml", "reporters.yaml", "units.yaml", "indicators.yaml", "targets.yaml")
@@ -253,7 +302,7 @@ def load_catalog(folder: str | Path | None = None) -> Catalog:
     raw = {name: _read_yaml(folder / name) for name in CATALOG_FILES}
     raw.update({name: _read_yaml(folder / name) for name in OPTIONAL_FILES if (folder / name).exists()})
     merged = {
-        **{k: raw["township.yaml"].get(k) for k in ("county", "first_year", "deadline", "townships")},
+        **{k: raw["township.yaml"].get(k) for k in ("county", "counties", "first_year", "deadline", "townships")},
         "reporters": raw["reporters.yaml"].get("reporters"),
         "units": raw["units.yaml"].get("units"),
         "indicators": raw["indicators.yaml"].get("indicators"),
@@ -262,7 +311,10 @@ def load_catalog(folder: str | Path | None = None) -> Catalog:
     }
     if merged["deadline"] is None:
         merged["deadline"] = {}
-    where = {"county": "township.yaml", "first_year": "township.yaml", "deadline": "township.yaml",
+    if merged["counties"] is None:
+        merged.pop("counties")
+    where = {"county": "township.yaml", "counties": "township.yaml", "first_year": "township.yaml",
+             "deadline": "township.yaml",
              "townships": "township.yaml", "reporters": "reporters.yaml", "units": "units.yaml",
              "indicators": "indicators.yaml", "targets": "targets.yaml",
              "contacts": "contacts.yaml"}
@@ -288,6 +340,7 @@ def _cross_check(c: Catalog, folder: Path) -> list[str]:
     problems: list[str] = []
     for code in _duplicates([t.code for t in c.townships]):
         problems.append(f"{f_town}: duplicate township code {code!r}")
+    problems += _check_counties(c, f_town)
     for code in _duplicates([r.code for r in c.reporters]):
         problems.append(f"{f_rep}: duplicate reporter code {code!r}")
     for code in _duplicates([u.unit for u in c.units]):
@@ -334,9 +387,33 @@ def _cross_check(c: Catalog, folder: Path) -> list[str]:
     for to, channel in _duplicates([(k.to, k.channel) for k in c.contacts]):
         problems.append(f"{f_contacts}: {to!r} has two contacts named {channel!r}")
     for t in c.targets:
-        if t.township not in townships:
-            problems.append(f"{f_tgt}: targets for unknown township {t.township!r}")
+        if t.township not in townships and t.township not in c.county_by_code:
+            problems.append(f"{f_tgt}: targets for unknown township or county {t.township!r}")
         for code in t.values:
             if code not in inds:
                 problems.append(f"{f_tgt}: target for unknown indicator {code!r} ({t.township} {t.year})")
+    return problems
+
+
+def _check_counties(c: Catalog, f_town: str) -> list[str]:
+    """One county or several, each township in a known one; county and township codes share one namespace
+    (both are org units in the warehouse)."""
+    problems: list[str] = []
+    if not c.counties:
+        problems.append(f"{f_town}: no county: give `county:` (one county) or `counties:` (several)")
+    for code in _duplicates([k.code for k in c.counties]):
+        problems.append(f"{f_town}: duplicate county code {code!r}")
+    clash = {k.code for k in c.counties} & {t.code for t in c.townships}
+    for code in sorted(clash):
+        problems.append(f"{f_town}: {code!r} is both a county and a township code (they share the org units)")
+    known = c.county_by_code
+    for t in c.townships:
+        if t.county is None:
+            problems.append(f"{f_town}: township {t.code!r} names no county (required when there are several)")
+        elif t.county not in known:
+            problems.append(f"{f_town}: township {t.code!r} names unknown county {t.county!r} "
+                            f"(known: {', '.join(known)})")
+    for k in c.counties:
+        if not c.townships_of(k.code):
+            problems.append(f"{f_town}: county {k.code!r} has no township")
     return problems

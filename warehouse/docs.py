@@ -46,6 +46,27 @@ SELECT reporter_code, file_name, cell, code, message_zh, note
 FROM submission_conflicts WHERE period = '2021-10' AND severity = 'warning';
 ```
 
+The county's table and each township's rank for October (各乡镇主要指标完成情况表), and the township vintages
+behind the county's fixed-asset investment:
+
+```sql
+SELECT indicator_name, ytd_value, yoy_pct, target_pct, townships_reported, missing_townships, vintage
+FROM county_indicators WHERE county_code = 'demo_county' AND period = '2021-10';
+
+SELECT township_name, ytd_value, yoy_pct, yoy_rank, target_pct, target_rank
+FROM township_ranking
+WHERE county_code = 'demo_county' AND period = '2021-10' AND indicator_code = 'fixed_asset_investment'
+ORDER BY yoy_rank;
+
+SELECT county_vintage, township_code, township_vintage, ytd_value, comparable
+FROM county_lineage
+WHERE county_code = 'demo_county' AND period = '2021-10' AND indicator_code = 'fixed_asset_investment';
+```
+
+County vintages are `snapshot` rows whose org unit is the county (`org_unit.kind = 'county'`): they appear in
+`monthly_indicators` and `snapshot_history` too, under the county's code, with the townships counted as its
+"reporters"; `county_source` names the township vintage each was built from.
+
 From pandas: `pd.read_sql("SELECT * FROM monthly_indicators", engine)`; from DuckDB:
 `ATTACH 'data/warehouse.db' (TYPE sqlite); SELECT * FROM warehouse.monthly_indicators;`.
 """

@@ -75,6 +75,8 @@ class Indicator(Base):
     decimals: Mapped[int] = mapped_column(Integer, default=0)
     aggregation: Mapped[str] = mapped_column(String(16))  # owner | sum_villages
     headline: Mapped[int | None] = mapped_column(Integer)
+    # how the county figure is made from the townships' signed figures: sum | none (no county total)
+    county_aggregation: Mapped[str] = mapped_column(String(8), server_default="sum")
 
 
 class Target(Base):
@@ -175,7 +177,8 @@ class ValueHistory(Base):
 
 
 class Snapshot(Base):
-    """One row per published vintage of a township's month; immutable once written."""
+    """One row per published vintage of a township's month (or of a county's roll-up, whose org unit is
+    the county); immutable once written."""
 
     __tablename__ = "snapshot"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -254,6 +257,17 @@ class SnapshotCheck(Base):
     indicator_code: Mapped[str | None] = mapped_column(String(64))
     message_zh: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
+
+
+class CountySource(Base):
+    """One row per county vintage × township of the county: the township's signed vintage the county
+    vintage was built from (NULL: the township had no signed vintage of the month, 未报). Sealed with it."""
+
+    __tablename__ = "county_source"
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), primary_key=True)  # the county vintage
+    township_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), primary_key=True)
+    source_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))  # the township vintage
+    source_vintage: Mapped[int | None] = mapped_column(Integer)
 
 
 class SnapshotSeal(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from township.conflicts import WARNING
 from warehouse.models import (
     Conflict,
+    CountySource,
     Reporter,
     Snapshot,
     SnapshotChange,
@@ -155,16 +156,21 @@ def read_submissions_by_id(engine: Engine, ids: list[int]) -> pd.DataFrame:
     return df
 
 
+SOURCE_COLUMNS = ["township_code", "source_snapshot_id", "source_vintage"]
+
+
 def insert_vintage(conn: Connection, header: dict, values: pd.DataFrame, changes: pd.DataFrame,
-                   checks: pd.DataFrame) -> int:
-    """Insert one vintage with its values, changes and check failures, then seal it; the caller owns the
-    transaction."""
+                   checks: pd.DataFrame, sources: pd.DataFrame | None = None) -> int:
+    """Insert one vintage with its values, changes and check failures (and, for a county vintage, the township
+    vintages it was built from), then seal it; the caller owns the transaction."""
     snapshot_id = conn.execute(insert(Snapshot).returning(Snapshot.id), [header]).scalar_one()
     _insert_rows(conn, SnapshotValue, snapshot_id, values, SNAPSHOT_VALUE_COLUMNS)
     _insert_rows(conn, SnapshotChange, snapshot_id, changes,
                  ["indicator_code", "old_month_value", "new_month_value", "old_ytd_value", "new_ytd_value",
                   "submission_ids"])
     _insert_rows(conn, SnapshotCheck, snapshot_id, checks, ["code", "indicator_code", "message_zh", "message_en"])
+    if sources is not None:
+        _insert_rows(conn, CountySource, snapshot_id, sources, SOURCE_COLUMNS)
     # Last: from the seal on, the database refuses any further row for this vintage (migration 0004).
     conn.execute(insert(SnapshotSeal), [{"snapshot_id": snapshot_id}])
     return snapshot_id

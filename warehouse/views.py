@@ -29,6 +29,130 @@ class View:
     grain: str
     sql: str
     columns: dict[str, str]
+    created_in: str = "0002"  # the migration that first creates it (its tables exist from there on)
+
+
+_LATEST_COUNTY = """FROM snapshot c
+JOIN org_unit k ON k.code = c.township_code AND k.kind = 'county'"""
+_LATEST = """WHERE c.vintage = (SELECT MAX(c2.vintage) FROM snapshot c2
+                   WHERE c2.township_code = c.township_code AND c2.period = c.period)"""
+
+
+def _ranked(column: str) -> str:
+    """Competition rank (1, 1, 3) among the county's townships that have the figure; NULL (unranked) without."""
+    return (f"CASE WHEN tv.{column} IS NULL THEN NULL ELSE RANK() OVER (\n"
+            f"      PARTITION BY c.id, cv.indicator_code, tv.{column} IS NULL ORDER BY tv.{column} DESC) END")
+
+
+COUNTY_VIEWS: list[View] = [
+    View(
+        "county_indicators",
+        "one row per county × period × indicator, from the county's latest vintage (built from its "
+        "townships' latest signed vintages; see county_lineage)",
+        f"""SELECT c.township_code AS county_code, k.name AS county_name, c.period, cv.indicator_code,
+    i.name AS indicator_name, i.unit, cv.month_value, cv.ytd_value, cv.prior_ytd_value, cv.yoy_pct,
+    cv.annual_target, cv.target_pct, cv.schedule_gap_pp, cv.reporters_expected AS townships_expected,
+    cv.reporters_reported AS townships_reported, cv.missing_reporters AS missing_townships,
+    c.vintage, c.status, c.published_at, c.period_label{_SIGNOFF_COLUMNS.replace("s.", "c.")}
+{_LATEST_COUNTY}
+JOIN snapshot_value cv ON cv.snapshot_id = c.id
+JOIN indicator i ON i.code = cv.indicator_code
+{_LATEST}""",
+        {
+            "county_code": "the county (org unit code)",
+            "county_name": "the county's name",
+            "period": "the month, 'YYYY-MM'",
+            "indicator_code": "the indicator's code",
+            "indicator_name": "the indicator's Chinese name",
+            "unit": "canonical unit of every value in the row",
+            "month_value": "本月: sum over the townships that reported; NULL = none did, or not additive "
+                           "(indicator.county_aggregation = 'none')",
+            "ytd_value": "1-本月累计: sum over the townships that reported (never counting 未报 as 0)",
+            "prior_ytd_value": "去年同期 on the comparable base: only townships with this year's and last "
+                               "year's figure",
+            "yoy_pct": "同比 %, one decimal: the comparable townships' ytd / their 去年同期 − 1",
+            "annual_target": "年度任务: the county's own target (targets.yaml under the county's code)",
+            "target_pct": "完成率 %: county ytd / the county's annual target",
+            "schedule_gap_pp": "完成率 − 序时进度, percentage points (flows only)",
+            "townships_expected": "townships of the county",
+            "townships_reported": "townships whose latest signed vintage has the figure",
+            "missing_townships": "未报: comma-separated township codes without a signed figure",
+            "vintage": "the county vintage (1, 2, ...): a new one whenever a township's signed vintage changes",
+            "status": "preliminary (快报) or final (定报)",
+            "published_at": "when this county vintage was published",
+            "period_label": "1-10月, 1-2月",
+            **_SIGNOFF_DOCS,
+        },
+        created_in="0007",
+    ),
+    View(
+        "county_lineage",
+        "one row per county vintage × township × indicator: the township's signed vintage and figure the "
+        "county figure was built from (a township with no signed vintage: one row, indicator NULL = 未报)",
+        """SELECT c.township_code AS county_code, c.period, c.vintage AS county_vintage,
+    c.id AS county_snapshot_id, cs.township_code, cs.source_snapshot_id AS township_snapshot_id,
+    cs.source_vintage AS township_vintage, t.status AS township_status, t.signer AS township_signer,
+    t.signed_at AS township_signed_at, tv.indicator_code, tv.ytd_value, tv.prior_ytd_value,
+    CASE WHEN tv.ytd_value IS NOT NULL AND tv.prior_ytd_value IS NOT NULL THEN 1 ELSE 0 END AS comparable
+FROM county_source cs
+JOIN snapshot c ON c.id = cs.snapshot_id
+LEFT JOIN snapshot t ON t.id = cs.source_snapshot_id
+LEFT JOIN snapshot_value tv ON tv.snapshot_id = cs.source_snapshot_id""",
+        {
+            "county_code": "the county",
+            "period": "the month, 'YYYY-MM'",
+            "county_vintage": "the county vintage",
+            "county_snapshot_id": "its snapshot id",
+            "township_code": "a township of the county",
+            "township_snapshot_id": "the township's signed vintage used (snapshot id); NULL = 未报",
+            "township_vintage": "that vintage's number; NULL = 未报",
+            "township_status": "preliminary (快报) or final (定报)",
+            "township_signer": "who signed the township's vintage",
+            "township_signed_at": "when",
+            "indicator_code": "the indicator",
+            "ytd_value": "the township's 1-本月累计 in that vintage",
+            "prior_ytd_value": "the township's 去年同期 in that vintage",
+            "comparable": "1 if the township has both years, i.e. enters the county's 同比 base (additive "
+                          "indicators)",
+        },
+        created_in="0007",
+    ),
+    View(
+        "township_ranking",
+        "one row per county × period × township × indicator, from the county's latest vintage: "
+        "各乡镇主要指标完成情况表 with the ranks",
+        f"""SELECT c.township_code AS county_code, c.period, c.vintage AS county_vintage, cs.township_code,
+    o.name AS township_name, cv.indicator_code, i.name AS indicator_name, i.unit, i.headline,
+    cs.source_vintage AS township_vintage, tv.ytd_value, tv.yoy_pct, tv.target_pct,
+    {_ranked("yoy_pct")} AS yoy_rank,
+    {_ranked("target_pct")} AS target_rank
+{_LATEST_COUNTY}
+JOIN county_source cs ON cs.snapshot_id = c.id
+JOIN org_unit o ON o.code = cs.township_code
+JOIN snapshot_value cv ON cv.snapshot_id = c.id
+JOIN indicator i ON i.code = cv.indicator_code
+LEFT JOIN snapshot_value tv ON tv.snapshot_id = cs.source_snapshot_id AND tv.indicator_code = cv.indicator_code
+{_LATEST}""",
+        {
+            "county_code": "the county",
+            "period": "the month, 'YYYY-MM'",
+            "county_vintage": "the county vintage the ranking belongs to",
+            "township_code": "the township",
+            "township_name": "its name",
+            "indicator_code": "the indicator",
+            "indicator_name": "its Chinese name",
+            "unit": "canonical unit",
+            "headline": "order among the headline indicators (the columns of the printed table); NULL = not one",
+            "township_vintage": "the township's signed vintage used; NULL = 未报",
+            "ytd_value": "1-本月累计 as the township signed it; NULL = 未报",
+            "yoy_pct": "the township's 同比 %",
+            "target_pct": "the township's 完成率 %",
+            "yoy_rank": "位次 by 同比 among the townships with one, ties sharing a rank (1, 1, 3); NULL = unranked",
+            "target_rank": "位次 by 完成率, the same way",
+        },
+        created_in="0007",
+    ),
+]
 
 
 VIEWS: list[View] = [
@@ -42,7 +166,8 @@ JOIN indicator i ON i.code = sv.indicator_code
 WHERE s.vintage = (SELECT MAX(s2.vintage) FROM snapshot s2
                    WHERE s2.township_code = s.township_code AND s2.period = s.period)""",
         {
-            "township_code": "the township (org unit code)",
+            "township_code": "the township (org unit code); a county's roll-up carries the county's code "
+                             "(its 'reporters' are its townships; see county_indicators)",
             "period": "the month, 'YYYY-MM'",
             "indicator_code": "the indicator's code",
             "indicator_name": "the indicator's Chinese name",
@@ -151,7 +276,9 @@ FROM conflict c JOIN submission s ON s.id = c.submission_id""",
     ),
 ]
 
-IMMUTABLE_TABLES = ("snapshot", "snapshot_value", "snapshot_change", "snapshot_check")
+VIEWS += COUNTY_VIEWS  # after the township views: they are created later (0007), on the tables of 0002-0006
+
+IMMUTABLE_TABLES = ("snapshot", "snapshot_value", "snapshot_change", "snapshot_check")  # county_source: 0007
 
 
 def view_sql(view: View, signed: bool = True) -> str:
@@ -159,14 +286,17 @@ def view_sql(view: View, signed: bool = True) -> str:
     return view.sql.replace("{signoff}", _SIGNOFF_COLUMNS if signed else "")
 
 
-def create_views(op, signed: bool = True) -> None:  # noqa: ANN001 - an alembic Operations object
+def create_views(op, signed: bool = True, upto: str | None = None) -> None:  # noqa: ANN001 - alembic Operations
+    """(Re)create the views; upto: only those a migration up to that revision can create (default: all)."""
     for view in VIEWS:
+        if upto is not None and view.created_in > upto:
+            continue
         op.execute(f"DROP VIEW IF EXISTS {view.name}")
         op.execute(f"CREATE VIEW {view.name} AS\n{view_sql(view, signed)}")
 
 
-def drop_views(op) -> None:  # noqa: ANN001
-    for view in reversed(VIEWS):
+def drop_views(op, views: list[View] | None = None) -> None:  # noqa: ANN001
+    for view in reversed(views if views is not None else VIEWS):
         op.execute(f"DROP VIEW IF EXISTS {view.name}")
 
 

@@ -34,7 +34,7 @@ def _accepts(annotation: object, value: object) -> bool:
 
 
 def test_the_expected_deployments_and_only_those():
-    assert set(DEPLOYMENTS) == {"intake", "publish-monthly", "completeness-reminder", "rebuild"}
+    assert set(DEPLOYMENTS) == {"intake", "publish-monthly", "publish-county", "completeness-reminder", "rebuild"}
     for d in DEPLOYMENTS.values():
         assert d["work_pool"]["name"] == "township", d["name"]
         assert d["description"].strip() and d["tags"], d["name"]
@@ -79,6 +79,11 @@ def test_publish_on_the_10th_at_9():
     assert [f"{d:%m-%d %H:%M}" for d in fires] == ["11-10 09:00", "12-10 09:00"]
 
 
+def test_county_publish_on_the_12th_at_9_after_the_townships():
+    fires = _fires("publish-county", dt.datetime(2021, 11, 1, tzinfo=TZ), days=61)
+    assert [f"{d:%m-%d %H:%M}" for d in fires] == ["11-12 09:00", "12-12 09:00"]
+
+
 def test_reminder_daily_at_9_from_the_1st_to_the_10th():
     fires = _fires("completeness-reminder", dt.datetime(2021, 11, 1, tzinfo=TZ), days=30)
     assert [f"{d:%d %H:%M}" for d in fires] == [f"{day:02d} 09:00" for day in range(1, 11)]
@@ -89,7 +94,7 @@ def test_rebuild_is_manual_only():
 
 
 def test_runs_that_must_not_overlap_have_a_concurrency_limit():
-    for name in ("intake", "publish-monthly", "rebuild"):
+    for name in ("intake", "publish-monthly", "publish-county", "rebuild"):
         limit = DEPLOYMENTS[name]["concurrency_limit"]
         assert limit["limit"] == 1, name
     assert DEPLOYMENTS["intake"]["concurrency_limit"]["collision_strategy"] == "ENQUEUE"

@@ -71,7 +71,7 @@ def upgrade() -> None:
     with op.batch_alter_table('snapshot_check', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_snapshot_check_snapshot_id'), ['snapshot_id'], unique=False)
 
-    create_views(op, signed=False)  # the sign-off columns come with 0005
+    create_views(op, signed=False, upto="0002")  # the sign-off columns come with 0005
     create_immutability_guards(op, op.get_bind().dialect.name)
 
 

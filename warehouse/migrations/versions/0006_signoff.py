@@ -44,11 +44,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_pending_value_submission_id", "pending_value", ["submission_id"])
     op.create_index("ix_pending_value_period", "pending_value", ["period", "reporter_code"])
-    create_views(op)
+    create_views(op, upto="0006")
 
 
 def downgrade() -> None:
     op.drop_table("pending_value")
-    create_views(op, signed=False)
+    create_views(op, signed=False, upto="0006")
     for c in ("signed_at", "comment", "signer", "decision"):
         op.drop_column("snapshot", c)
