@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import prefect.main  # noqa: F401 - sets up Prefect's logging now: its console handler keeps the stderr of that moment (the real one, not a CliRunner's that is closed after the call)
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
