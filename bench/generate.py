@@ -28,6 +28,7 @@ OUT = Path(__file__).resolve().parent / "out"
 SIZES = {"township": 1, "county": 20, "province": 1800}
 PERIOD = Period(2021, 10)
 GENERATOR_VERSION = 1  # bump when the generated files change, so caches are rewritten
+CATALOG_VERSION = 2  # bump when only the catalog changes (2: counties of 18 townships, county targets)
 OFFICES = ("econ", "finance", "invest", "tourism", "agri", "social", "party", "stats")
 VILLAGES = 10
 # Synthetic extra indicators, so that a form carries ~25 rows on average as a province's forms do:
@@ -87,6 +88,16 @@ def township_codes(n: int) -> list[str]:
     return [f"t{i:04d}" for i in range(1, n + 1)]
 
 
+TOWNSHIPS_PER_COUNTY = 18  # a province month: 1,800 townships in 100 counties; a county month: one county of 20
+
+
+def county_of(townships: list[str]) -> dict[str, str]:
+    """Each township's county code (c001, ...): one county up to 20 townships, else counties of 18."""
+    if len(townships) <= 20:
+        return {t: "c001" for t in townships}
+    return {t: f"c{i // TOWNSHIPS_PER_COUNTY + 1:03d}" for i, t in enumerate(townships)}
+
+
 def reporter_codes(township: str) -> list[tuple[str, str]]:
     """(reporter code, kind) of a township: 8 offices then 10 villages, unique across the catalog."""
     return ([(f"{township}_{k}", k) for k in OFFICES]
@@ -100,8 +111,10 @@ def write_catalog(folder: Path, n: int) -> list[dict]:
     shutil.copy(default / "units.yaml", folder / "units.yaml")
     base = yaml.safe_load((default / "township.yaml").read_text(encoding="utf-8"))
     codes = township_codes(n)
-    base["county"] = {"code": "bench_county", "name": "基准测试县"}
-    base["townships"] = [{"code": t, "name": f"基准{t[1:]}镇"} for t in codes]
+    counties = county_of(codes)
+    base.pop("county", None)
+    base["counties"] = [{"code": c, "name": f"基准{c[1:]}县"} for c in dict.fromkeys(counties.values())]
+    base["townships"] = [{"code": t, "name": f"基准{t[1:]}镇", "county": counties[t]} for t in codes]
     names = {k: r["name"] for r in yaml.safe_load((default / "reporters.yaml").read_text(encoding="utf-8"))
              ["reporters"] for k in [r["kind"]] if k != "village"}
     reporters = [{"code": code, "township": t, "kind": kind,
@@ -111,6 +124,9 @@ def write_catalog(folder: Path, n: int) -> list[dict]:
     targets_2021 = next(t["values"] for t in yaml.safe_load((default / "targets.yaml").read_text(encoding="utf-8"))
                         ["targets"] if t["year"] == 2021)
     targets = [{"township": t, "year": 2021, "values": targets_2021} for t in codes]
+    per_county = {c: sum(1 for t in codes if counties[t] == c) for c in set(counties.values())}
+    targets += [{"township": c, "year": 2021, "values": {k: v * k_n for k, v in targets_2021.items()}}
+                for c, k_n in sorted(per_county.items())]  # a county's task: its townships' together
     dump = {"township.yaml": base, "reporters.yaml": {"reporters": reporters},
             "indicators.yaml": {"indicators": indicators}, "targets.yaml": {"targets": targets}}
     for name, data in dump.items():
@@ -249,6 +265,10 @@ def generate(size: str, out: Path = OUT, force: bool = False, workers: int | Non
     if marker.exists() and not force:
         meta = json.loads(marker.read_text())
         if meta.get("version") == GENERATOR_VERSION:
+            if meta.get("catalog_version") != CATALOG_VERSION:  # the forms are unchanged: only the catalog
+                write_catalog(root / "catalog", meta["townships"])
+                meta["catalog_version"] = CATALOG_VERSION
+                marker.write_text(json.dumps(meta, indent=1))
             return Dataset(size=size, root=root, **{k: meta[k] for k in
                                                      ("townships", "files", "values", "excel", "csv", "rejects")})
     shutil.rmtree(root, ignore_errors=True)
@@ -259,7 +279,7 @@ def generate(size: str, out: Path = OUT, force: bool = False, workers: int | Non
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
         parts = list(pool.map(_write_township, jobs, chunksize=max(1, len(jobs) // 64)))
     meta = {k: sum(p[k] for p in parts) for k in ("files", "values", "excel", "csv", "rejects")}
-    meta.update(version=GENERATOR_VERSION, townships=n, period=str(PERIOD),
+    meta.update(version=GENERATOR_VERSION, catalog_version=CATALOG_VERSION, townships=n, period=str(PERIOD),
                 rejected_files=[c for p in parts for c in p["rejected_files"]],
                 seconds=round(time.perf_counter() - started, 1))
     marker.write_text(json.dumps(meta, indent=1))
