@@ -28,10 +28,11 @@ run: $(STAMP)
 	@echo "the county's: data/published/demo_county/<period>/v<vintage>/report.html"
 
 ## test: what the tests need from the machine (scripts/test-deps.sh), then the whole suite, on SQLite and a
-## real PostgreSQL started for it
+## real PostgreSQL started for it, in two processes (the system tests, which share one Prefect stack, in one)
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	scripts/test-deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## serve: a local Prefect server, the work pool, every deployment and a worker (Ctrl-C stops it all)
 serve: $(STAMP)
