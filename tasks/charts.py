@@ -38,7 +38,9 @@ def cjk_font() -> str:
 
 def _style() -> dict:
     # unicode_minus off: the CJK font has no U+2212, and ASCII "-" renders the same.
-    return {"font.family": [cjk_font()], "axes.unicode_minus": False, "font.size": 9,
+    # axes.titley 1.0: the title sits on the top edge, where automatic placement put it anyway (no decorations
+    # above these axes), without measuring every tick label first (a quarter of drawing a chart).
+    return {"font.family": [cjk_font()], "axes.unicode_minus": False, "font.size": 9, "axes.titley": 1.0,
             "axes.spines.top": False, "axes.spines.right": False}
 
 
