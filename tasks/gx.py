@@ -75,16 +75,18 @@ def load_suite(name: str):  # noqa: ANN201
     return _context_and_suite(name)[1]
 
 
-def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
+def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str | list[str],
                    parameters: dict | None = None, docs_dir: str | Path | None = None) -> list[GxFailure]:
-    """Validate the whole frame once against the suite; return each failed expectation with failing ids.
+    """Validate the whole frame once against the suite; return each failed expectation with failing ids
+    (the id column's values; tuples of the id columns' values when `id_column` is a list).
 
     With `docs_dir`, the same validation runs through a GX Checkpoint that also renders it into a
     Data Docs site in that folder (index.html), for people to browse from the Prefect run."""
     context, suite, batch_def = _context_and_suite(suite_name)
     if df.empty:
         return []
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
+    id_columns = [id_column] if isinstance(id_column, str) else list(id_column)
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
                      "return_unexpected_index_query": False, "partial_unexpected_count": 0}
     if docs_dir is None:
         batch = batch_def.get_batch(batch_parameters={"dataframe": df})
@@ -99,7 +101,9 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str,
         if r.exception_info and r.exception_info.get("raised_exception"):
             raise RuntimeError(f"expectation {cfg.type} ({cfg.meta}) could not run: "
                                f"{r.exception_info.get('exception_message')}")
-        ids = [row[id_column] for row in (r.result.get("unexpected_index_list") or [])]
+        rows = r.result.get("unexpected_index_list") or []
+        ids = ([row[id_column] for row in rows] if isinstance(id_column, str)
+               else [tuple(row[c] for c in id_columns) for row in rows])
         failures.append(GxFailure(meta=dict(cfg.meta or {}), expectation_type=cfg.type,
                                   kwargs=dict(cfg.kwargs), ids=ids))
     return failures

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from pathlib import Path
 
 from tasks import fonts
@@ -19,6 +20,7 @@ from tasks.report import Section, _subtitle, _title
 
 FONT = "NotoSansCJKsc"
 ALERT, HEAD_BG, GRID = "#9C0006", "#E8EEF7", "#999999"
+_REGISTRY = threading.Lock()  # reportlab's font registry is global to the process
 
 
 def _report_text(header: ExportHeader, sections: list[Section]) -> str:
@@ -42,8 +44,9 @@ def _register_font(text: str) -> str:
 
     charset = "".join(sorted(set(text)))
     name = f"{FONT}-{hashlib.sha256(charset.encode('utf-8')).hexdigest()[:12]}"
-    if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(name, io.BytesIO(fonts.truetype_subset(charset, ps_name=name))))
+    with _REGISTRY:  # check and register as one: two threads never build the same font twice
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, io.BytesIO(fonts.truetype_subset(charset, ps_name=name))))
     return name
 
 
