@@ -39,6 +39,7 @@ class Step:
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+atexit.register(lambda: stop_worker_processes())
 
 
 def worker_processes() -> int:
@@ -63,9 +64,17 @@ def _pool() -> ProcessPoolExecutor:
             pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
             for f in [pool.submit(_ready) for _ in range(n)]:
                 f.result()
-            atexit.register(pool.shutdown, wait=True, cancel_futures=True)
             _POOL = pool
         return _POOL
+
+
+def stop_worker_processes() -> None:
+    """Shut the worker processes down (they are started again when needed); at exit this happens by itself."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True)
 
 
 def submit_to_worker_process(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
