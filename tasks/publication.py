@@ -247,7 +247,7 @@ def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature |
 # Townships are independent until the check and after it: each is one item mapped over the runner (threads, or
 # the flow's task runner: threads, processes or Dask), with the runtime passed along (tasks are handed it as is in
 # threads; pickled, it reopens in the worker: warehouse/runtime.py).
-PREPARE = Step("load, compute and compare a township", prepare_step, retries=2)
+PREPARE = Step("load, compute and compare a township", prepare_step, retries=2, processes=True)
 CHECK = Step("check the snapshots (Great Expectations)", check_step)
 SIGN = Step("make revisions current, freeze and export a township", sign_step, retries=2, processes=True)
 DRAFT = Step("write a township's draft", draft_step, retries=2, processes=True)
