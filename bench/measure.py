@@ -80,6 +80,8 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
             out["publish_cpu_seconds"] = _cpu_seconds() - cpu
             out["published_townships"] = len(towns)
             out["publish_steps"] = pub_timed.seconds
+            # what a reader finds: one complete vintage folder (its manifest written last) per township
+            out["published_manifests"] = sum(1 for _ in (work / "published").glob("*/*/v*/manifest.json"))
     rt.engine.dispose()
     return out
 

@@ -125,6 +125,9 @@ def rows_of(r: dict) -> tuple[list[list[str]], list[str]]:
                          f"run, not the month")
         else:
             pub_all = pub
+    if o.get("published_manifests") is not None:
+        notes.append(f"publish: {o['published_manifests']} vintage folders with a manifest for "
+                     f"{o['published_townships']} townships")
     if o.get("publish_error"):
         notes.append(f"publish failed, so only intake is timed: {o['publish_error']}")
     s = o.get("summary") or {}
