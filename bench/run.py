@@ -120,10 +120,14 @@ def rows_of(r: dict) -> tuple[list[list[str]], list[str]]:
     pub_all = None
     if pub is not None:
         done = o["published_townships"]
-        pub_all = pub * r["townships"] / done
-        if done < r["townships"]:
-            notes.append(f"publish timed on {done} of {r['townships']} townships ({pub:.1f} s) and "
-                         f"extrapolated to all ({pub_all:.0f} s)")
+        if done < r["townships"]:  # a quick run (--province-publish N): not the month, and not extrapolated
+            notes.append(f"publish timed on {done} of {r['townships']} townships only ({pub:.1f} s): a quick "
+                         f"run, not the month")
+        else:
+            pub_all = pub
+    if o.get("published_manifests") is not None:
+        notes.append(f"publish: {o['published_manifests']} vintage folders with a manifest for "
+                     f"{o['published_townships']} townships")
     if o.get("publish_error"):
         notes.append(f"publish failed, so only intake is timed: {o['publish_error']}")
     s = o.get("summary") or {}
@@ -173,9 +177,13 @@ def report(results: list[dict], extras: dict, started: dt.datetime, commit: str)
                      f"plus {_f(init)} s opening the runtime (migrate + catalog sync); peak {_f(rr['peak_mb'], '.0f')} MB |")
         lines.append(f"| {r['size']} | {r['backend']} | check one file | {_f(ck['seconds'])} | ≤ 3 | "
                      f"{ck.get('command', '')}, exit {ck.get('exit_code')} (process start to exit) |")
-        if r["size"] == "county" and o.get("publish_seconds") is not None:
-            lines.append(f"| county | {r['backend']} | publish the month ({o['published_townships']} townships) | "
-                         f"{_f(o['publish_seconds'])} | ≤ 60 | per-township reports and charts |")
+        target = {"county": "≤ 7 (8 with the county roll-up)", "province": "≤ 300"}.get(r["size"])
+        if target and o.get("publish_seconds") is not None:
+            lines.append(f"| {r['size']} | {r['backend']} | publish the month ({o['published_townships']} of "
+                         f"{r['townships']} townships) | {_f(o['publish_seconds'])} | {target} | every township's "
+                         f"files, charts, report.html/md/pdf; CPU {_f(o.get('publish_cpu_seconds'), '.1f')} s "
+                         f"(all processes); " + ", ".join(
+                             f"{k} {v:.1f}" for k, v in (o.get("publish_steps") or {}).items()) + " |")
     if extras.get("flow"):
         f = extras["flow"]
         lines.append(f"| township | sqlite | the Prefect intake flow, one process | {_f(f['seconds'])} | — | "
@@ -194,8 +202,9 @@ def main() -> None:
     p.add_argument("--sizes", default="township,county,province")
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--sample", type=int, default=200, help="files timed the tutorial way (then extrapolated)")
-    p.add_argument("--province-publish", type=int, default=10,
-                   help="townships published at province size (then extrapolated); 0 = all")
+    p.add_argument("--province-publish", type=int, default=0,
+                   help="townships published at province size: 0 = all (the target); N for a quick run (not "
+                        "extrapolated)")
     p.add_argument("--no-flow", action="store_true", help="skip timing the Prefect flow at township size")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     a = p.parse_args()

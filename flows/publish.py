@@ -21,10 +21,10 @@ from prefect.states import Completed, State
 from pydantic import Field
 
 from flows.naming import label_run, period_tag, publish_run_name
-from flows.runners import PrefectRunner
+from flows.runners import PrefectRunner, task_runner
 from tasks.links import published_url
 from tasks.outbox import announce_published, enqueue, request_signoff, send_outbox
-from tasks.publication import Preview, PublishResult, preview_township, sign_township, write_draft
+from tasks.publication import Preview, PublishResult, preview_townships, sign_townships, write_drafts
 from tasks.report import escape_markdown
 from tasks.signoff import SEND_BACK, Signature
 from tasks.snapshot import STATUS_ZH
@@ -189,7 +189,7 @@ def _sent_back(rt: Runtime, month: Period, previews: dict[str, Preview], answer:
     return Completed(name=SENT_BACK_STATE, message=text)
 
 
-@flow(name="publish-monthly", flow_run_name=publish_run_name, log_prints=True)
+@flow(name="publish-monthly", flow_run_name=publish_run_name, task_runner=task_runner(), log_prints=True)
 def publish_monthly(period: str | None = None, final: bool = False, township: str | None = None,
                     warehouse_url: str | None = None, publish_dir: str | None = None,
                     sign_off: str | None = None, comment: str | None = None, draft: bool = False) -> dict | State:
@@ -203,9 +203,10 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
     month = Period.parse(period) if period else Period.previous_month(rt.settings.tz)
     townships = [township] if township else [t.code for t in rt.catalog.townships]
     runner = PrefectRunner()
-    previews = {code: preview_township(rt, code, month, runner, data_docs=True) for code in townships}
+    # Townships in parallel over the task runner; their snapshot tables checked in one GX run.
+    previews = preview_townships(rt, townships, month, runner, data_docs=True)
     if draft or not sign_off:
-        drafts = {code: write_draft(rt, p) for code, p in previews.items()}
+        drafts = dict(zip(previews, write_drafts(rt, list(previews.values()), runner)))
         summaries = [_preview_artifacts(rt, p, drafts[code]) for code, p in previews.items()]
     if draft:
         rt.engine.dispose()
@@ -224,8 +225,8 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
         final = answer.decision == "定报"
         signature = Signature(answer.signer, final, answer.comment)
     out = {}
-    for code in townships:
-        r = sign_township(rt, previews[code], final, signature, runner)
+    results = sign_townships(rt, [previews[code] for code in townships], final, signature, runner)
+    for code, r in zip(townships, results):
         log.info("%s %s: vintage %d (%s)%s, signed by %s, %s", code, month, r.vintage, r.status,
                  "" if r.created else " unchanged, nothing new", signature.signer, r.folder)
         for c, i, en in zip(r.check_failures["code"], r.check_failures["indicator_code"],

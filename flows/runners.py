@@ -6,13 +6,14 @@ steps; a flow passes `PrefectRunner()` so each step becomes a named task run wit
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
 
 import sqlalchemy.exc
 from prefect import Task, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from tasks.pipeline import Step
+from tasks.pipeline import Step, in_worker_process
 from township.settings import Settings
 
 RETRY_DELAYS = [5, 30, 120]
@@ -51,15 +52,30 @@ def retry_if_transient(_task: Task, _task_run: Any, state: Any) -> bool:
     return is_transient(exc if isinstance(exc, BaseException) else None)
 
 
+def _in_worker_process(fn):  # noqa: ANN001, ANN202
+    """The step function as a task body that runs it in the flow process's worker processes (tasks/pipeline.py):
+    the task run (its state, retries, logs) stays on the flow's thread, the Python-bound work gets a core."""
+
+    @functools.wraps(fn)
+    def body(*args: Any, **kwargs: Any) -> Any:
+        return in_worker_process(fn, *args, **kwargs)
+
+    return body
+
+
 class PrefectRunner:
-    """Runs pipeline steps as Prefect tasks (one task per step, created once per step)."""
+    """Runs pipeline steps as Prefect tasks (one task per step, created once per step).
+
+    A step marked `processes` runs in worker processes of the flow's process when the flow's task runner is local
+    threads; on Dask (TOWNSHIP_DASK_ADDRESS) the workers are processes already and run it themselves."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
 
     def task(self, step: Step) -> Task:
         if step.name not in self._tasks:
-            self._tasks[step.name] = task(step.fn, name=step.name, cache_policy=NO_CACHE, retries=step.retries,
+            fn = _in_worker_process(step.fn) if step.processes and not Settings().dask_address else step.fn
+            self._tasks[step.name] = task(fn, name=step.name, cache_policy=NO_CACHE, retries=step.retries,
                                           retry_delay_seconds=RETRY_DELAYS[:step.retries] or 0,
                                           retry_condition_fn=retry_if_transient)
         return self._tasks[step.name]

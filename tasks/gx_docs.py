@@ -52,6 +52,14 @@ def snapshot_run_name(township: str, period: str, vintage: int) -> str:
     return f"snapshot {township} {period} v{vintage}"
 
 
+def snapshots_run_name(period: str, vintages: dict[str, int]) -> str:
+    """One check of several townships' tables (one GX run): `snapshot 2021-10 20 townships`; of one, as above."""
+    if len(vintages) == 1:
+        [(township, vintage)] = vintages.items()
+        return snapshot_run_name(township, period, vintage)
+    return f"snapshot {period} {len(vintages)} townships"
+
+
 def _site_config(site: Path) -> dict:
     page = {"module_name": _VIEWS, "class_name": "OfflinePageView"}
     return {
@@ -87,7 +95,7 @@ def _site_context(site: str):  # noqa: ANN202
 
 
 @lru_cache(maxsize=16)
-def _checkpoint(site: str, suite_name: str, id_column: str):  # noqa: ANN202
+def _checkpoint(site: str, suite_name: str, id_column: str | tuple[str, ...]):  # noqa: ANN202
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
@@ -101,12 +109,13 @@ def _checkpoint(site: str, suite_name: str, id_column: str):  # noqa: ANN202
         actions=[UpdateDataDocsAction(name="docs", site_names=[SITE])]))
 
 
-def validate_into_site(df: pd.DataFrame, suite_name: str, id_column: str, parameters: dict,
+def validate_into_site(df: pd.DataFrame, suite_name: str, id_column: str | list[str], parameters: dict,
                        docs: DocsRun):  # noqa: ANN201
     """Validate `df` once, keep the result in the site under `docs.name` and re-render its page and the index."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    checkpoint = _checkpoint(str(docs.site.resolve()), suite_name, id_column)
+    key = id_column if isinstance(id_column, str) else tuple(id_column)  # cached by it: hashable
+    checkpoint = _checkpoint(str(docs.site.resolve()), suite_name, key)
     run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters,
                          run_id=RunIdentifier(run_name=docs.name, run_time=dt.datetime.now(dt.timezone.utc)))
     return next(iter(run.run_results.values()))

@@ -8,10 +8,13 @@ Prefect task (flows/runners.py). The order of the steps lives in the pipeline, n
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,14 +24,66 @@ class Step:
     """One named step of a pipeline: a plain function over plain data.
 
     retries: how often an orchestrator may retry it after a transient failure (I/O, the warehouse);
-    0 for steps whose failure is deterministic (reading, validating)."""
+    0 for steps whose failure is deterministic (reading, validating).
+    processes: the step is Python-bound (charts, PDF: it holds the GIL), so a local runner maps it over worker
+    processes (`in_worker_process`) instead of threads; its items, arguments and result must pickle."""
 
     name: str
     fn: Callable[..., Any]
     retries: int = 0
+    processes: bool = False
 
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+atexit.register(lambda: stop_worker_processes())
+
+
+def worker_processes() -> int:
+    return os.cpu_count() or 1
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def _pool() -> ProcessPoolExecutor:
+    """The process's pool of worker processes, started once and kept (a step's per-process state, such as the
+    reopened runtime, matplotlib's and reportlab's fonts, survives from one map to the next).
+
+    Forked, not spawned: a spawned worker imports pandas, matplotlib, reportlab and the rest again (seconds, as
+    long as publishing a county). All workers are forked at once, here, before any of them is used, so no
+    fork happens while another thread of ours holds a lock."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            n = worker_processes()
+            pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+            for f in [pool.submit(_ready) for _ in range(n)]:
+                f.result()
+            _POOL = pool
+        return _POOL
+
+
+def stop_worker_processes() -> None:
+    """Shut the worker processes down (they are started again when needed); at exit this happens by itself."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+def submit_to_worker_process(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    return _pool().submit(fn, *args, **kwargs)
+
+
+def in_worker_process(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) in one of the process's worker processes (see _pool); its exception is raised here."""
+    return submit_to_worker_process(fn, *args, **kwargs).result()
 
 
 class StepRunner(Protocol):
@@ -52,8 +107,11 @@ class PlainRunner:
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         items = list(items)
-        if len(items) <= 1:
+        if len(items) <= 1 or self.workers == 1:
             return [step.fn(i, *args) for i in items]
+        if step.processes:
+            futures = [submit_to_worker_process(step.fn, i, *args) for i in items]
+            return [f.result() for f in futures]
         with ThreadPoolExecutor(max_workers=self.workers or os.cpu_count()) as pool:
             return list(pool.map(lambda i: step.fn(i, *args), items))
 

@@ -1,9 +1,11 @@
 """The publish pipeline, written once: load values → compute → compare → check (the preview), then, once
-signed off, apply pending revisions → freeze → export, for one township's month.
+signed off, apply pending revisions → freeze → export, for a month of one township or many.
 
-`preview_township` and `sign_township` (or both at once, `publish_township`) call the steps in order through
-a `StepRunner`: directly (tests, bench) or as Prefect tasks (flows/publish.py). Between the two, the flow
-waits for the statistician's sign-off; `write_draft` writes the unsigned preview (草稿) for reading.
+`preview_townships` and `sign_townships` (or both at once, `publish_townships`; `*_township` for one) call the
+steps through a `StepRunner`: directly (tests, bench) or as Prefect tasks (flows/publish.py). Townships are
+independent except for the check, which validates all their tables in ONE Great Expectations run, so the rest is
+mapped over the runner (in parallel). Between preview and sign, the flow waits for the statistician's sign-off;
+`write_draft` writes the unsigned preview (草稿) for reading.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import pandas as pd
 
 from tasks import charts, exports, report, verify
 from tasks.compute import compute_township, monthly_ytd, period_label
-from tasks.gx_docs import DocsRun, site_dir, snapshot_run_name
+from tasks.gx_docs import DocsRun, site_dir, snapshots_run_name
 from tasks.narrative import narrative
 from tasks.signoff import DECISION_ZH, Signature, apply_pending_revisions
-from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshot, content_hash, freeze_vintage,
+from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshots, content_hash, freeze_vintage,
                             name_change_submissions, vintage_changes)
 from tasks.status import follow_up_list, reporting_status
 from tasks.pipeline import PLAIN, Step, StepRunner
@@ -121,8 +123,9 @@ def checked_vintage(latest: publish_io.VintageRow | None, digest: str) -> int:
     return latest.vintage if latest.content_hash == digest else latest.vintage + 1
 
 
-def check_step(table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
-    return check_snapshot(table, docs)
+def check_step(tables: dict[str, pd.DataFrame], docs: DocsRun | None = None) -> dict[str, pd.DataFrame]:
+    """Every township's table checked in ONE Great Expectations run (tasks/snapshot.check_snapshots)."""
+    return check_snapshots(tables, docs)
 
 
 def apply_step(rt: Runtime, township: str, period: Period) -> list[int]:
@@ -198,6 +201,10 @@ def draft_header(rt: Runtime, org_unit: str, period: Period, label: str, next_vi
     return Path(rt.settings.publish_dir) / org_unit / str(period) / "draft", header, now
 
 
+def draft_step(preview: Preview, rt: Runtime) -> Path:
+    return write_draft(rt, preview)
+
+
 def write_draft(rt: Runtime, preview: Preview) -> Path:
     """The unsigned preview as files, `<publish_dir>/<township>/<period>/draft/` (beside the vintage folders,
     replaced each time, no manifest): every page and sheet says 草稿. Nothing is frozen."""
@@ -224,53 +231,100 @@ def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple,
         applied=applied or [])
 
 
-LOAD = Step("load current values", load_step, retries=2)
-COMPUTE = Step("compute township figures", compute_step)
-COMPARE = Step("compare with the last vintage", compare_step, retries=2)
-CHECK = Step("check the snapshot (Great Expectations)", check_step)
-APPLY = Step("make signed revisions current", apply_step, retries=1)
-FREEZE = Step("freeze the vintage", freeze_step, retries=1)
-EXPORT = Step("write files and report", export_step, retries=2)
-STEPS = (LOAD, COMPUTE, COMPARE, CHECK, APPLY, FREEZE, EXPORT)  # the order preview + sign follow
+def prepare_step(township: str, rt: Runtime, period: Period) -> tuple:
+    """One township's month up to the check, with the runner's item first: its values (with pending revisions
+    laid over), the pending revisions, the computed table and label, the last vintage and the changes."""
+    values, pending = load_step(rt, township, period)
+    table, label = compute_step(rt, township, period, values)
+    latest, changes = compare_step(rt, township, period, table, pending)
+    return values, pending, table, label, latest, changes
 
 
-def preview_township(rt: Runtime, township: str, period: Period, run: StepRunner = PLAIN, *,
-                     data_docs: bool = False) -> Preview:
-    """Compute and check one township's month (with its pending revisions) and compare it with the last
-    vintage; freezes nothing. data_docs: also keep the validation in the publish folder's GX Data Docs, named
-    `snapshot <township> <period> v<vintage>`."""
-    values, pending = run(LOAD, rt, township, period)
-    table, label = run(COMPUTE, rt, township, period, values)
-    latest, changes = run(COMPARE, rt, township, period, table, pending)
-    digest = content_hash(table, label)
-    docs = DocsRun(data_docs_dir(rt), snapshot_run_name(township, str(period), checked_vintage(latest, digest))) \
-        if data_docs else None
-    checks = run(CHECK, table, docs)
-    return Preview(township, period, values, table, label, checks, digest, latest, changes, pending)
-
-
-def sign_township(rt: Runtime, preview: Preview, final: bool, signature: Signature | None,
-                  run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> PublishResult:
-    """Freeze the previewed month signed by `signature` (pending revisions become current first) and export it.
-    A revision of a final month is never frozen without a signer."""
+def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature | None,
+              published_at: dt.datetime | None = None) -> PublishResult:
+    """One previewed township signed: pending revisions made current, the vintage frozen, its folder written.
+    Each part is idempotent (nothing pending is applied twice, the same figures freeze to the same vintage, a
+    complete folder is left alone), so the whole step is retried as one."""
     township, period = preview.township, preview.period
     applied: list[int] = []
     if not preview.pending.empty:
         if signature is None:
             raise ValueError(f"{township} {period} is final (定报): its pending revisions need a signer")
-        applied = run(APPLY, rt, township, period)
-    frozen = run(FREEZE, rt, township, period, preview.table, preview.label, preview.checks, final, published_at,
-                 signature)
-    result = publish_result(frozen, preview.table, run(EXPORT, rt, township, period, frozen, preview.table,
-                                                       preview.values), signature, applied)
+        applied = apply_step(rt, township, period)
+    frozen = freeze_step(rt, township, period, preview.table, preview.label, preview.checks, final, published_at,
+                         signature)
+    result = publish_result(frozen, preview.table, export_step(rt, township, period, frozen, preview.table,
+                                                               preview.values), signature, applied)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
     return result
+
+
+# Townships are independent until the check and after it: each is one item mapped over the runner (threads, or
+# the flow's task runner: threads, processes or Dask), with the runtime passed along (tasks are handed it as is in
+# threads; pickled, it reopens in the worker: warehouse/runtime.py).
+PREPARE = Step("load, compute and compare a township", prepare_step, retries=2, processes=True)
+CHECK = Step("check the snapshots (Great Expectations)", check_step)
+SIGN = Step("make revisions current, freeze and export a township", sign_step, retries=2, processes=True)
+DRAFT = Step("write a township's draft", draft_step, retries=2, processes=True)
+STEPS = (PREPARE, CHECK, SIGN)  # the order preview + sign follow (DRAFT: between them, for reading)
+
+
+def preview_townships(rt: Runtime, townships: list[str], period: Period, run: StepRunner = PLAIN, *,
+                      data_docs: bool = False) -> dict[str, Preview]:
+    """Compute, check and compare many townships' month (with their pending revisions); freezes nothing.
+    Each township is prepared independently (in parallel through `run.map`); their tables are then validated
+    in one Great Expectations run. data_docs: also keep that validation in the publish folder's GX Data Docs, named
+    `snapshot <township> <period> v<vintage>` (several: `snapshot <period> <n> townships`)."""
+    prepared = run.map(PREPARE, list(townships), rt, period)
+    tables = {t: p[2] for t, p in zip(townships, prepared)}
+    digests = {t: content_hash(table, label) for t, (_v, _p, table, label, _l, _c) in zip(townships, prepared)}
+    docs = None
+    if data_docs:
+        vintages = {t: checked_vintage(p[4], digests[t]) for t, p in zip(townships, prepared)}
+        docs = DocsRun(data_docs_dir(rt), snapshots_run_name(str(period), vintages))
+    checks = run(CHECK, tables, docs)
+    return {t: Preview(t, period, values, table, label, checks[t], digests[t], latest, changes, pending)
+            for t, (values, pending, table, label, latest, changes) in zip(townships, prepared)}
+
+
+def preview_township(rt: Runtime, township: str, period: Period, run: StepRunner = PLAIN, *,
+                     data_docs: bool = False) -> Preview:
+    """preview_townships for one township."""
+    return preview_townships(rt, [township], period, run, data_docs=data_docs)[township]
+
+
+def write_drafts(rt: Runtime, previews: list[Preview], run: StepRunner = PLAIN) -> list[Path]:
+    """write_draft for each preview, townships in parallel through `run.map`; folders in the previews' order."""
+    return run.map(DRAFT, list(previews), rt)
+
+
+def sign_townships(rt: Runtime, previews: list[Preview], final: bool, signature: Signature | None,
+                   run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> list[PublishResult]:
+    """Freeze each previewed month signed by `signature` (pending revisions become current first) and export it,
+    townships in parallel through `run.map`; results in the previews' order. A revision of a final month is never
+    frozen without a signer."""
+    return run.map(SIGN, list(previews), rt, final, signature, published_at)
+
+
+def sign_township(rt: Runtime, preview: Preview, final: bool, signature: Signature | None,
+                  run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> PublishResult:
+    """sign_townships for one township."""
+    return sign_townships(rt, [preview], final, signature, run, published_at=published_at)[0]
+
+
+def publish_townships(rt: Runtime, townships: list[str], period: Period, final: bool, run: StepRunner = PLAIN, *,
+                      published_at: dt.datetime | None = None, data_docs: bool = False,
+                      signature: Signature | None = None) -> dict[str, PublishResult]:
+    """Compute, check, freeze (signed by `signature`) and export many townships' month; returns each vintage
+    (new or unchanged) by township."""
+    previews = preview_townships(rt, townships, period, run, data_docs=data_docs)
+    results = sign_townships(rt, list(previews.values()), final, signature, run, published_at=published_at)
+    return dict(zip(previews, results))
 
 
 def publish_township(rt: Runtime, township: str, period: Period, final: bool, run: StepRunner = PLAIN, *,
                      published_at: dt.datetime | None = None, data_docs: bool = False,
                      signature: Signature | None = None) -> PublishResult:
-    """Compute, check, freeze (signed by `signature`) and export one township's month; returns the vintage
-    (new or unchanged)."""
-    preview = preview_township(rt, township, period, run, data_docs=data_docs)
-    return sign_township(rt, preview, final, signature, run, published_at=published_at)
+    """publish_townships for one township."""
+    return publish_townships(rt, [township], period, final, run, published_at=published_at, data_docs=data_docs,
+                             signature=signature)[township]

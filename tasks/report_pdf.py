@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from pathlib import Path
 
 from tasks import fonts
@@ -19,6 +20,7 @@ from tasks.report import Section, _subtitle, _title
 
 FONT = "NotoSansCJKsc"
 ALERT, HEAD_BG, GRID = "#9C0006", "#E8EEF7", "#999999"
+_REGISTRY = threading.Lock()  # reportlab's font registry is global to the process
 
 
 def _report_text(header: ExportHeader, sections: list[Section]) -> str:
@@ -42,8 +44,9 @@ def _register_font(text: str) -> str:
 
     charset = "".join(sorted(set(text)))
     name = f"{FONT}-{hashlib.sha256(charset.encode('utf-8')).hexdigest()[:12]}"
-    if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(name, io.BytesIO(fonts.truetype_subset(charset, ps_name=name))))
+    with _REGISTRY:  # check and register as one: two threads never build the same font twice
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, io.BytesIO(fonts.truetype_subset(charset, ps_name=name))))
     return name
 
 
@@ -70,37 +73,57 @@ def _styles(font: str) -> dict:
     }
 
 
-def _cell(v: object, st: dict):  # noqa: ANN202
-    from reportlab.platypus import Paragraph
-    from xml.sax.saxutils import escape
+def _kind(s: str) -> str:
+    return "miss" if s == MISSING else ("num" if s[:1].isdigit() or s[:1] == "-" and s[1:2].isdigit() else "cell")
 
-    s = str(v)
-    kind = "miss" if s == MISSING else ("num" if s[:1].isdigit() or s[:1] == "-" and s[1:2].isdigit() else "cell")
-    return Paragraph(escape(s), st[kind])
+
+# A cell drawn as plain text takes its font, size, leading, alignment and colour from the table style, the same
+# as its Paragraph style in _styles: platypus lays a plain string out in microseconds and a Paragraph in a tenth
+# of a millisecond, and a township's report has thousands of cells.
+_PLAIN_ALIGN = {"cell": "LEFT", "num": "RIGHT", "miss": "CENTER"}
+_PAD = 3  # LEFTPADDING = RIGHTPADDING
 
 
 def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     from reportlab.lib import colors
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import Paragraph, Table, TableStyle
     from xml.sax.saxutils import escape
 
     t = section.table
     cols = list(t.columns)
-    rows = [[Paragraph(escape(str(c)), st["cell"]) for c in cols]]
-    rows += [[_cell(v, st) for v in row] for row in zip(*[t[c].tolist() for c in cols])]
+    text = [[str(v) for v in t[c].tolist()] for c in cols]
     # Column widths by the longest text in each column, so names get room and numbers stay on one line.
-    longest = [max([len(str(c))] + [len(str(v)) for v in t[c].tolist()]) for c in cols]
+    longest = [max([len(str(c))] + [len(v) for v in col]) for c, col in zip(cols, text)]
     weights = [min(max(n, 3), 24) for n in longest]
     widths = [width * w / sum(weights) for w in weights]
-    # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle([
+    cell = st["cell"]
+    font, size = cell.fontName, cell.fontSize
+    commands = [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG)),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-    ]))
+        ("LEFTPADDING", (0, 0), (-1, -1), _PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
+        ("FONT", (0, 0), (-1, -1), font, size, cell.leading),
+    ]
+
+    def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
+        # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
+        # (CJK line breaks between any two characters).
+        if "\n" not in s and stringWidth(s, font, size) <= widths[col] - 2 * _PAD:
+            if kind != "cell":
+                commands.append(("ALIGN", (col, row), (col, row), _PLAIN_ALIGN[kind]))
+            if kind == "miss":
+                commands.append(("TEXTCOLOR", (col, row), (col, row), colors.HexColor(ALERT)))
+            return s
+        return Paragraph(escape(s), st[kind])
+
+    rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
+    rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
+    # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle(commands))
     return table
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -71,18 +72,38 @@ def _canonical(v: object) -> object:
 def check_snapshot(table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
     """Run the `snapshot` GX suite; one row per failure and indicator (code, indicator_code, messages).
     With `docs`, the validation is also kept in that Data Docs site under that name (tasks/gx_docs.py)."""
-    from tasks.gx import validate_frame
+    return check_snapshots({"": table}, docs)[""]
 
-    failures = validate_frame(table, "snapshot", "indicator_code", docs=docs)
-    names = dict(zip(table["indicator_code"], table["indicator_name"]))
-    rows: list[tuple] = []
-    for f in failures:
-        meta = f.meta
-        for code in (f.ids or [None]):
-            where_zh = f"{names.get(code, code)}：" if code else ""
-            where_en = f"{code}: " if code else ""
-            rows.append((meta["code"], code, where_zh + meta["message_zh"], where_en + meta["message_en"]))
-    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
+
+def check_snapshots(tables: Mapping[str, pd.DataFrame], docs: DocsRun | None = None) -> dict[str, pd.DataFrame]:
+    """check_snapshot for many townships' tables (keyed by township) in ONE Great Expectations run: the tables
+    stacked with a township column, failing rows mapped back by (township, indicator).
+
+    The suite's type checks look at a column's dtype, not at rows: tables are stacked only with tables whose
+    checked columns have the same dtypes (in practice all of them), so a township's odd column fails that
+    township alone, as it would validated by itself. With `docs`, the run is kept in the Data Docs site under
+    `docs.name` (one page for the month's townships, their failing rows named by township)."""
+    from tasks.gx import read_suite_file, validate_frame
+
+    typed = sorted({e["kwargs"]["column"] for e in read_suite_file("snapshot")["expectations"]
+                    if "_type" in e["type"]})
+    out: dict[str, list[tuple]] = {t: [] for t in tables}
+    groups: dict[tuple, list[str]] = {}
+    for township, table in tables.items():
+        groups.setdefault(tuple(str(table[c].dtype) if c in table else "" for c in typed), []).append(township)
+    for townships in groups.values():
+        stacked = pd.concat([tables[t].assign(snapshot_township=t) for t in townships], ignore_index=True)
+        failures = validate_frame(stacked, "snapshot", ["snapshot_township", "indicator_code"], docs=docs)
+        names = dict(zip(stacked["indicator_code"], stacked["indicator_name"]))
+        for f in failures:
+            meta = f.meta
+            # A failure without rows (a column's type) holds for every table of the group.
+            for township, code in (f.ids or [(t, None) for t in townships]):
+                where_zh = f"{names.get(code, code)}：" if code else ""
+                where_en = f"{code}: " if code else ""
+                out[township].append((meta["code"], code, where_zh + meta["message_zh"],
+                                      where_en + meta["message_en"]))
+    return {t: pd.DataFrame(rows, columns=CHECK_COLUMNS) for t, rows in out.items()}
 
 
 def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,

@@ -62,6 +62,10 @@ class VintageDamaged(Exception):
                          + " — 已发布版本被改动，请用 `township verify` 核查 / a published vintage was altered; "
                            "run `township verify`")
 
+    def __reduce__(self) -> tuple:
+        # Raised in a worker process (townships publish in parallel), it is pickled back to the caller.
+        return (type(self), (self.damages,))
+
 
 def verify_folder(folder: Path) -> list[Damage]:
     """Every difference between the vintage folder and its manifest (empty: intact)."""

@@ -17,7 +17,7 @@ import pytest
 
 from tasks.compute import compute_township
 from tasks.gx import suite_path
-from tasks.snapshot import check_snapshot
+from tasks.snapshot import check_snapshot, check_snapshots
 from tests.forms import simple_form
 from tests.review_helpers import CONTEXT_COLUMNS, archive_conflicts, codes_and_cells, csv_form, incoming, receipts
 from township.conflicts import CODES
@@ -228,6 +228,18 @@ def test_each_snapshot_check_fails_on_the_indicator_it_names(code, clean_table):
     checks = check_snapshot(SNAPSHOT_CASES[code](clean_table))
     assert list(zip(checks["code"], checks["indicator_code"])) == [(code, SNAPSHOT_INDICATOR[code])]
     assert checks["message_zh"].iloc[0] and checks["message_en"].iloc[0].startswith(SNAPSHOT_INDICATOR[code])
+
+
+def test_many_townships_checked_in_one_run_each_get_their_own_failures(clean_table):
+    """Townships publish together: their tables are validated in one GX run, and each failure lands on the
+    township whose table has it (a column typed as text fails that township alone), as if checked alone."""
+    tables = {f"t_{code}": SNAPSHOT_CASES[code](clean_table) for code in SNAPSHOT_CASES} | {"t_clean": clean_table}
+    together = check_snapshots(tables)
+    assert list(together) == list(tables) and together["t_clean"].empty
+    for code in SNAPSHOT_CASES:
+        checks = together[f"t_{code}"]
+        assert list(zip(checks["code"], checks["indicator_code"])) == [(code, SNAPSHOT_INDICATOR[code])]
+        assert checks.to_dict("records") == check_snapshot(tables[f"t_{code}"]).to_dict("records")
 
 
 # --- the meta-tests: no rule without a case above ---
