@@ -144,7 +144,7 @@ def limit_run(ds, dbs: Databases, backend: str, size: str) -> dict:
     return child("limit", size, dbs.url(backend, f"{size}_limit_p", work), work)
 
 
-def measure(size: str, backend: str, dbs: Databases, deployment: bool) -> dict:
+def measure(size: str, backend: str, dbs: Databases, deployment: bool, prefect_cli: bool = True) -> dict:
     ds = generate(size)
     print(f"{size} on {backend}: {ds.files} files", file=sys.stderr)
     res = {"size": size, "backend": backend, "files": ds.files, "values": ds.values}
@@ -152,7 +152,8 @@ def measure(size: str, backend: str, dbs: Databases, deployment: bool) -> dict:
     res["cli"] = cli_runs(ds, dbs, backend, size, prefect=False)
     print(f"  township intake {res['cli']['intake']['seconds']} s, nothing new "
           f"{res['cli']['nothing new']['seconds']} s", file=sys.stderr)
-    res["cli_prefect"] = cli_runs(ds, dbs, backend, size, prefect=True)
+    if prefect_cli:
+        res["cli_prefect"] = cli_runs(ds, dbs, backend, size, prefect=True)
     res["check"] = check_runs(ds, dbs, backend, size)
     if deployment:
         res["deployment"] = deployment_run(ds, dbs, backend, size)
@@ -179,6 +180,8 @@ def report(results: list[dict], started: dt.datetime, commit: str) -> str:
     for r in results:
         lim = r["limit"]["seconds"]
         for key, label in (("cli", "`township intake`"), ("cli_prefect", "`township intake --prefect`")):
+            if key not in r:
+                continue
             for what in ("intake", "nothing new"):
                 m = r[key][what]
                 t = TARGETS.get((r["size"], what))
@@ -206,6 +209,7 @@ def main() -> None:
     p.add_argument("--sizes", default="township,county")
     p.add_argument("--backends", default="sqlite")
     p.add_argument("--no-deployment", action="store_true", help="skip the deployment run (a Prefect stack)")
+    p.add_argument("--no-prefect-cli", action="store_true", help="skip `township intake --prefect`")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     a = p.parse_args()
     sizes, backends = a.sizes.split(","), a.backends.split(",")
@@ -218,7 +222,7 @@ def main() -> None:
         generate(s)
     dbs = Databases(backends)
     try:
-        results = [measure(s, b, dbs, not a.no_deployment) for s in sizes for b in backends]
+        results = [measure(s, b, dbs, not a.no_deployment, not a.no_prefect_cli) for s in sizes for b in backends]
     finally:
         dbs.close()
     text = report(results, started, commit)
