@@ -97,8 +97,9 @@ def _walk_local(base: Path) -> list[tuple[str, str, int, int, str]]:
     and a linked folder is listed as one entry, not walked into."""
     out = []
     for dirpath, dirnames, filenames in os.walk(base):  # followlinks=False
-        # hidden folders are a sync tool's or a version control's (.git, .stfolder, .Trash-1000)
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        # hidden folders are a sync tool's or a version control's (.git, .stfolder, .Trash-1000); 回执 holds
+        # the receipts we return (two per form sent: never listed, so not walked either)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "回执"]
         rel_dir = os.path.relpath(dirpath, base)
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             if ignored(name):
