@@ -43,10 +43,8 @@ def archive_reads(archive_root: str, reads: list[FileRead]) -> Archived:
         make_durable(archive_root)  # on disk before the load records them: one flush for the whole batch
     except OSError as e:  # the disk lost a write, and which one is unknown: none of the batch counts as archived
         log.warning("the archive could not be flushed to disk, the batch is deferred to the next run: %s", e)
-        for sha, relpath in list(out.paths.items()):
-            if not any(r.item.sha256 == sha and r.item.refused is not None for r in reads):
-                name = next(r.item.name for r in reads if r.item.sha256 == sha)
-                out.failed[sha] = Conflict("E_ARCHIVE_FAILED", file_name=name,
-                                           found=f"{type(e).__name__}: {e.strerror or e}")
-                del out.paths[sha]
+        for r in reads:  # a file refused unread has nothing in the archive to lose: its receipt stands
+            if r.item.refused is None and out.paths.pop(r.item.sha256, None) is not None:
+                out.failed[r.item.sha256] = Conflict("E_ARCHIVE_FAILED", file_name=r.item.name,
+                                                     found=f"{type(e).__name__}: {e.strerror or e}")
     return out

@@ -359,16 +359,12 @@ def make_durable(root: str) -> None:
     fd = os.open(local, os.O_RDONLY)
     try:
         if _SYNCFS(fd) != 0:
-            err = ctypes_errno()
+            import ctypes
+
+            err = ctypes.get_errno()
             raise OSError(err, f"syncfs {local}: {os.strerror(err)}")
     finally:
         os.close(fd)
-
-
-def ctypes_errno() -> int:
-    import ctypes
-
-    return ctypes.get_errno()
 
 
 def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
