@@ -16,6 +16,8 @@ from tests.pg_server import start_postgres
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# as `make test` exports it: on two busy cores Prefect's temporary server can take more than its default 20 s
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # the parsed-catalog cache of this run, not the user's ~/.cache (subprocess tests with their own HOME get theirs)
 os.environ.setdefault("TOWNSHIP_CACHE_DIR", tempfile.mkdtemp(prefix="township-cache-"))
 
@@ -82,8 +84,9 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
-    """Under `pytest -n N --dist loadgroup` (make test), the system tests share one Prefect stack: they go
-    to one worker together, and the rest of the suite is spread over the others."""
+    """Under `pytest -n N --dist loadgroup` (make test), the tests on the package's one Prefect stack (those that
+    use the `prefect_stack` fixture, directly or through another) go to one worker together, so the stack starts
+    once; every other test, system tests with their own servers included, is spread over the workers."""
     for item in items:
-        if item.nodeid.startswith("tests/system/"):
+        if "prefect_stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect-stack"))

@@ -24,9 +24,10 @@ pytestmark = pytest.mark.system
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture
-def prefect_api(tmp_path):
-    stack = PrefectStack(home=tmp_path / "prefect-home", port=free_port(),
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    """One server for this module's flows (they run in this process; each test reads its own run's artifacts)."""
+    stack = PrefectStack(home=tmp_path_factory.mktemp("prefect-home"), port=free_port(),
                          logs=ROOT / "test-output" / "reminder-outbox" / "logs")
     try:
         stack.start_server()
