@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, func, inspect, insert, select, update
 from township.conflicts import Conflict as ConflictCode
 from warehouse.engine import has_table
 from warehouse.models import PendingValue, Reporter, Snapshot, Submission
+from warehouse.publish_io import utc
 
 PENDING_COLUMNS = ["submission_id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value",
                    "note", "received_at"]
@@ -147,3 +148,22 @@ def read_signature(engine: Engine, snapshot_id: int) -> SignatureRow:
     if at is not None:
         at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
     return SignatureRow(row.decision, row.signer, row.comment, at)
+
+
+def signed_revisions(engine: Engine) -> pd.DataFrame:
+    """Every signed revision that made pending values current: township, period, applied_at (UTC), one row
+    each, oldest first (what a rebuild replays between the files)."""
+    p = PendingValue
+    stmt = (select(Reporter.township_code, p.period, p.applied_at).join(Reporter, Reporter.code == p.reporter_code)
+            .where(p.applied_at.is_not(None)).distinct())
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    out = pd.DataFrame(rows, columns=["township_code", "period", "applied_at"])
+    out["applied_at"] = [utc(t) for t in out["applied_at"]]
+    return out.sort_values(["applied_at", "township_code", "period"], ignore_index=True)
+
+
+def processed_times(engine: Engine) -> dict[str, pd.Timestamp]:
+    """When each submission (by sha256) was loaded (UTC): the order a rebuild replays files and revisions in."""
+    with engine.connect() as conn:
+        return {sha: utc(t) for sha, t in conn.execute(select(Submission.sha256, Submission.processed_at))}
