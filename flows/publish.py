@@ -225,7 +225,10 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
         final = answer.decision == "定报"
         signature = Signature(answer.signer, final, answer.comment)
     out = {}
-    results = sign_townships(rt, [previews[code] for code in townships], final, signature, runner)
+    # With --sign-off the signer signs what is current: a township a batch changed meanwhile is previewed again;
+    # signed in the form, its figures are those the person read (else PreviewOutdated, nothing frozen).
+    results = sign_townships(rt, [previews[code] for code in townships], final, signature, runner,
+                             refresh=bool(sign_off))
     for code, r in zip(townships, results):
         log.info("%s %s: vintage %d (%s)%s, signed by %s, %s", code, month, r.vintage, r.status,
                  "" if r.created else " unchanged, nothing new", signature.signer, r.folder)

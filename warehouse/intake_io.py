@@ -92,7 +92,9 @@ class LoadResult:
     skipped: list[str]  # hashes already loaded by another run
 
 
-def _lock(conn: Connection) -> None:
+def intake_lock(conn: Connection) -> None:
+    """The intake lock, held to the end of the transaction: every load takes it, and so does every freeze
+    of a vintage (tasks/snapshot.py), so a vintage never sees part of a batch."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK_KEY})
     # SQLite: the transaction began with BEGIN IMMEDIATE (engine 'write' flag), the database lock.
@@ -147,7 +149,9 @@ def load_run(engine: Engine, submissions: pd.DataFrame, conflicts: pd.DataFrame,
         conn.info["write"] = True
         try:
             with conn.begin():
-                _lock(conn)
+                intake_lock(conn)
+                # The load happens when it holds the lock: a vintage frozen while it waited is older than it.
+                now = max(now, dt.datetime.now(dt.timezone.utc))
                 return _load_locked(conn, submissions, conflicts, values, inbox_rows, now)
         finally:
             conn.info.pop("write", None)

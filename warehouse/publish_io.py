@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, and_, func, insert, select
 
 from township.conflicts import WARNING
+from warehouse.engine import connected
 from warehouse.models import (
     Conflict,
     CountySource,
@@ -51,15 +52,17 @@ def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:  # noqa:
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({c: [] for c in columns})
 
 
-def read_current_values(engine: Engine, township: str, first_period: str, last_period: str) -> pd.DataFrame:
-    """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive."""
+def read_current_values(source: Engine | Connection, township: str, first_period: str,
+                        last_period: str) -> pd.DataFrame:
+    """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive.
+    source: the engine, or a connection (read inside its transaction)."""
     v = ValueHistory
     stmt = (select(v.reporter_code, v.period, v.indicator_code, v.month_value, v.ytd_value, v.note,
                    v.submission_id, v.valid_from)
             .join(Reporter, Reporter.code == v.reporter_code)
             .where(Reporter.township_code == township, v.valid_to.is_(None),
                    v.period >= first_period, v.period <= last_period))
-    with engine.connect() as conn:
+    with connected(source) as conn:
         df = _frame(conn, stmt, VALUE_COLUMNS)
     df["month_value"] = df["month_value"].astype("float64")
     df["ytd_value"] = df["ytd_value"].astype("float64")
@@ -223,3 +226,4 @@ def read_snapshot_history(engine: Engine, township: str, period: str) -> pd.Data
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+

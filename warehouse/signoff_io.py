@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, inspect, insert, select, update
 
 from township.conflicts import Conflict as ConflictCode
-from warehouse.engine import has_table
+from warehouse.engine import connected, has_table
 from warehouse.models import PendingValue, Reporter, Snapshot, Submission
 from warehouse.publish_io import utc
 
@@ -76,9 +76,10 @@ def insert_pending(conn: Connection, values: pd.DataFrame, ids: dict[str, int]) 
     return len(rows)
 
 
-def read_pending(engine: Engine, township: str, period: str) -> pd.DataFrame:
-    """Values still pending for a township's month, one row each, in receipt order, with the file."""
-    if not has_table(engine, PendingValue.__tablename__):
+def read_pending(source: Engine | Connection, township: str, period: str) -> pd.DataFrame:
+    """Values still pending for a township's month, one row each, in receipt order, with the file.
+    source: the engine, or a connection (read inside its transaction)."""
+    if isinstance(source, Engine) and not has_table(source, PendingValue.__tablename__):
         return pd.DataFrame(columns=["submission_id", "reporter_code", "period", "indicator_code", "month_value",
                                      "ytd_value", "note", "received_at", "file_name"])
     p = PendingValue
@@ -89,7 +90,7 @@ def read_pending(engine: Engine, township: str, period: str) -> pd.DataFrame:
             .where(Reporter.township_code == township, p.period == period, p.applied_at.is_(None))
             .order_by(p.received_at, p.submission_id, p.indicator_code))
     cols = [*PENDING_COLUMNS, "file_name"]
-    with engine.connect() as conn:
+    with connected(source) as conn:
         rows = conn.execute(stmt).all()
     df = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame({c: [] for c in cols})
     df["month_value"] = df["month_value"].astype("float64")
@@ -106,27 +107,34 @@ def latest_pending(pending: pd.DataFrame) -> pd.DataFrame:
 def apply_pending(engine: Engine, township: str, period: str, now: dt.datetime) -> list[int]:
     """Make a township's pending values of a month current (valid_from = now, the signing), in one
     transaction under the intake lock; returns the submissions applied."""
-    from warehouse.intake_io import _current_for, _lock, _plan_values, _write_values
+    from warehouse.intake_io import intake_lock
 
-    pending = read_pending(engine, township, period)
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                intake_lock(conn)
+                return apply_pending_locked(conn, township, period, now)
+        finally:
+            conn.info.pop("write", None)
+
+
+def apply_pending_locked(conn: Connection, township: str, period: str, now: dt.datetime) -> list[int]:
+    """apply_pending inside the caller's transaction, which holds the intake lock (a freeze: tasks/snapshot.py)."""
+    from warehouse.intake_io import _current_for, _plan_values, _write_values
+
+    pending = read_pending(conn, township, period)
     if pending.empty:
         return []
     last = latest_pending(pending)
     vals = last.assign(sha256=last["submission_id"].astype("int64").astype(str),
                        received_at=pd.Timestamp(now))
     ids = {str(int(i)): int(i) for i in pending["submission_id"].unique()}
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        try:
-            with conn.begin():
-                _lock(conn)
-                plan = _plan_values(vals, _current_for(conn, vals))
-                _write_values(conn, plan, ids)
-                p = PendingValue
-                conn.execute(update(p).where(p.submission_id.in_(list(ids.values())), p.period == period,
-                                             p.applied_at.is_(None)).values(applied_at=now))
-        finally:
-            conn.info.pop("write", None)
+    plan = _plan_values(vals, _current_for(conn, vals))
+    _write_values(conn, plan, ids)
+    p = PendingValue
+    conn.execute(update(p).where(p.submission_id.in_(list(ids.values())), p.period == period,
+                                 p.applied_at.is_(None)).values(applied_at=now))
     return sorted(ids.values())
 
 
