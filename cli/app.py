@@ -175,11 +175,10 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
           reporter: Annotated[Optional[str], typer.Option(help="reporter code, if the folder is not it")] = None,
           warehouse: WarehouseOpt = None) -> None:
     """Dry run: print the receipt each file would get, load nothing. Exit 1 if any would be rejected."""
-    import hashlib
     from pathlib import Path
 
     from tasks.batch_review import REJECTED
-    from tasks.inbox import Incoming
+    from tasks.inbox import fetch_named
     from tasks.intake_pipeline import review_files
     from tasks.receipts import receipt, receipt_markdown
     from township.settings import settings_with
@@ -191,12 +190,13 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     items = []
     for f in files:
         p = Path(f)
-        if not p.is_file():
+        if p.is_dir() or not (p.exists() or p.is_symlink()):
             raise UserError(f"找不到要检查的文件 {f}", f"no such file to check: {f}", "the FILES argument")
-        data = p.read_bytes()
-        folder = reporter or p.parent.name
-        items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
-                              hashlib.sha256(data).hexdigest(), data))
+        # as the inbox reads it: a FIFO, a link or a file over TOWNSHIP_MAX_FILE_MB gets its receipt, unread
+        item = fetch_named(p, reporter or p.parent.name, rt.settings.max_file_bytes)
+        if item is None:
+            raise UserError(f"无法读取要检查的文件 {f}", f"cannot read the file to check: {f}", "the FILES argument")
+        items.append(item)
     reviewed = review_files(rt, items, Period.current(rt.settings.tz))
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
