@@ -315,13 +315,26 @@ def _publish_county(county: str, period: str | None, final: bool, sign_off: str 
 @app.command()
 def verify(period: Annotated[Optional[str], typer.Option(help="one month, e.g. 2021-10 (default: all)")] = None,
            township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
-           publish_dir: PublishOpt = None) -> None:
-    """Re-hash every file of every published vintage against its manifest.json. Exit 1 if any was altered."""
-    from tasks.verify import verify_publish_dir
-    from township.settings import settings_with
+           publish_dir: PublishOpt = None, warehouse: WarehouseOpt = None,
+           record: Annotated[bool, typer.Option(help="first record the manifests of intact vintage folders the "
+                                                     "warehouse has none for (once, after upgrading)")] = False
+           ) -> None:
+    """Re-hash every file of every published vintage against its manifest.json, and each manifest against the
+    sha256 the warehouse recorded when it was published. Exit 1 if any was altered."""
+    from tasks.verify import record_unrecorded, verify_publish_dir
+    from warehouse.engine import has_table
+    from warehouse.publish_io import recorded_manifests
 
-    # The files alone are checked: no warehouse, no catalog needed.
-    folders, damages = verify_publish_dir(settings_with(publish_dir=publish_dir).publish_dir, township, period)
+    # reading: never migrate, unless asked to record (which needs the table)
+    rt = _runtime(migrate=record, warehouse_url=warehouse, publish_dir=publish_dir)
+    if record:
+        for folder in record_unrecorded(rt.engine, rt.settings.publish_dir, township, period):
+            console.print(f"recorded / 已记录 {folder}", markup=False, highlight=False)
+    recorded = recorded_manifests(rt.engine) if has_table(rt.engine, "vintage_manifest") else None
+    if recorded is None:
+        console.print("the warehouse records no manifests yet (run `township init`): files checked against their "
+                      "manifests only / 数据仓库未升级，仅按清单核对文件", markup=False, highlight=False)
+    folders, damages = verify_publish_dir(rt.settings.publish_dir, township, period, recorded)
     for d in damages:
         console.print(d.line(), markup=False, highlight=False)
     console.print(f"{len(folders)} vintage folders checked, "

@@ -213,13 +213,14 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
     _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
     changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
-    if verify.published_intact(folder):  # raises VintageDamaged if the folder was altered
+    if verify.published_intact(rt.engine, frozen.snapshot_id, folder):  # VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)
     _write_files(rt, township, period, header, table, values, checks, changes, stage, frozen.published_at)
     exports.write_manifest(stage, header)
     exports.move_into_place(stage, folder)
+    verify.record_published(rt.engine, frozen.snapshot_id, folder)
     return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
 
 

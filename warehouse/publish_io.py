@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from township.conflicts import WARNING
 from warehouse.engine import connected
@@ -24,6 +25,7 @@ from warehouse.models import (
     SnapshotValue,
     Submission,
     ValueHistory,
+    VintageManifest,
 )
 
 VALUE_COLUMNS = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note",
@@ -227,3 +229,34 @@ def read_snapshot_history(engine: Engine, township: str, period: str) -> pd.Data
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
+
+def record_manifest(engine: Engine, snapshot_id: int, manifest_sha256: str) -> None:
+    """Record the sha256 of a vintage folder's manifest.json as published; one already recorded is kept
+    (write-once: a later call never replaces it)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(dialect.insert(VintageManifest).values(
+            snapshot_id=snapshot_id, manifest_sha256=manifest_sha256, recorded_at=now_utc(),
+        ).on_conflict_do_nothing(index_elements=["snapshot_id"]))
+
+
+def recorded_manifest(engine: Engine, snapshot_id: int) -> str | None:
+    """The sha256 recorded for a vintage's manifest.json, if any."""
+    with engine.connect() as conn:
+        return conn.execute(select(VintageManifest.manifest_sha256)
+                            .where(VintageManifest.snapshot_id == snapshot_id)).scalar_one_or_none()
+
+
+def vintage_ids(engine: Engine) -> dict[tuple[str, str, int], int]:
+    """Every vintage's snapshot id by (org unit, period, vintage)."""
+    s = Snapshot
+    with engine.connect() as conn:
+        return {(t, p, v): i for t, p, v, i in conn.execute(select(s.township_code, s.period, s.vintage, s.id))}
+
+
+def recorded_manifests(engine: Engine) -> dict[tuple[str, str, int], str | None]:
+    """Every vintage (org unit, period, vintage) with its recorded manifest sha256 (None: none recorded)."""
+    s, m = Snapshot, VintageManifest
+    stmt = select(s.township_code, s.period, s.vintage, m.manifest_sha256).outerjoin(m, m.snapshot_id == s.id)
+    with engine.connect() as conn:
+        return {(t, p, v): h for t, p, v, h in conn.execute(stmt)}
