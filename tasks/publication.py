@@ -108,6 +108,11 @@ class PreviewOutdated(UserError):
         super().__init__(f"{township} {period}：预览之后又载入了新的报表，本次未发布任何版本，请重新预览后签发",
                          f"{township} {period}: submissions were loaded after the preview; nothing was frozen, "
                          "preview and sign again")
+        self.township, self.period = township, period
+
+    def __reduce__(self) -> tuple:
+        # Raised in a worker process (townships sign in parallel), it is pickled back to the caller.
+        return (type(self), (self.township, self.period))
 
 
 def _versions(values: pd.DataFrame, pending: pd.DataFrame) -> tuple[frozenset, frozenset]:

@@ -160,3 +160,10 @@ def test_a_preview_signed_in_the_form_is_not_frozen_once_a_batch_changed_it(runt
         assert conn.execute(text("SELECT COUNT(*) FROM snapshot")).scalar_one() == 0
     signed = sign_township(runtime, preview_township(runtime, "taoyuan", OCT), final=False, signature=SIGNER)
     assert (signed.vintage, as_published(figures(signed))) == (1, AFTER)
+
+
+def test_an_outdated_preview_raised_in_a_worker_process_reaches_the_caller_whole():
+    import pickle
+
+    e = pickle.loads(pickle.dumps(PreviewOutdated("taoyuan", OCT)))
+    assert (e.township, e.period, e.fix) == ("taoyuan", OCT, None) and "预览之后又载入了新的报表" in e.message_zh
