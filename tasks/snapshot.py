@@ -22,7 +22,7 @@ from tasks.gx_docs import DocsRun
 from tasks.signoff import Signature, signature_columns, signed_status
 from township.periods import Period
 from warehouse import publish_io
-from warehouse.intake_io import intake_lock
+from warehouse.intake_io import freeze_lock
 
 STATUS_ZH = {"preliminary": "快报", "final": "定报"}
 CHECK_COLUMNS = ["code", "indicator_code", "message_zh", "message_en"]
@@ -117,8 +117,8 @@ def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.Data
     in_lock: run first inside the freeze's transaction, under the intake lock: a township's sign-off checks
     there that its preview is still the warehouse's current state and applies its pending revisions.
 
-    One transaction per attempt, holding the intake lock (PostgreSQL advisory lock; SQLite: BEGIN IMMEDIATE)
-    like every load: no batch loads while a vintage is frozen, and a vintage is older (published_at, taken
+    One transaction per attempt, holding the intake lock like every load (shared; PostgreSQL advisory locks,
+    SQLite BEGIN IMMEDIATE: warehouse.intake_io.freeze_lock): no batch loads while a vintage is frozen, and a vintage is older (published_at, taken
     under the lock) than every batch it does not hold. Two publishers racing for the same vintage number meet
     the unique constraint, and the loser retries once (then usually finds the winner's identical vintage).
     """
@@ -140,7 +140,7 @@ def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFr
         conn.info["write"] = True  # SQLite: take the write lock at BEGIN (see warehouse/engine.py)
         try:
             with conn.begin():
-                intake_lock(conn)
+                freeze_lock(conn, township)
                 if in_lock is not None:
                     in_lock(conn)
                 when = publish_io.utc(published_at or publish_io.now_utc())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,39 @@ def test_an_outdated_preview_raised_in_a_worker_process_reaches_the_caller_whole
 
     e = pickle.loads(pickle.dumps(PreviewOutdated("taoyuan", OCT)))
     assert (e.township, e.period, e.fix) == ("taoyuan", OCT, None) and "预览之后又载入了新的报表" in e.message_zh
+
+
+def test_two_signers_of_one_revision_at_once_apply_it_once(runtime, october):
+    """A final month with a pending correction, signed by two people at the same moment (two runs): the
+    correction becomes current once, as one revision vintage; the other finds it done."""
+    publish_township(runtime, "taoyuan", OCT, final=True, signature=SIGNER)
+    load_run(runtime.engine, now=dt.datetime.now(dt.timezone.utc), **october)  # after the 定报: pending
+    # Two runs are two processes; threads of one test process would share a staging folder name (it carries the
+    # pid), so each run here writes its own publish folder: the warehouse is what they race for.
+    runs = [runtime, replace(runtime, settings=runtime.settings.model_copy(
+        update={"publish_dir": str(Path(runtime.settings.publish_dir).with_name("published-2"))}))]
+    previews = [preview_township(rt, "taoyuan", OCT) for rt in runs]
+    assert all(len(p.pending) == 3 for p in previews)
+    start, results, errors = threading.Barrier(2), [], []
+
+    def sign(rt, preview) -> None:  # noqa: ANN001
+        start.wait()
+        try:
+            results.append(sign_township(rt, preview, final=True, signature=SIGNER, refresh=True))
+        except Exception as e:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=sign, args=(rt, p)) for rt, p in zip(runs, previews)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.vintage for r in results) == [2, 2] and sorted(r.created for r in results) == [False, True]
+    with runtime.engine.connect() as conn:
+        current = conn.execute(text("SELECT reporter_code, indicator_code, COUNT(*) FROM value_history "
+                                    "WHERE period = '2021-10' AND valid_to IS NULL "
+                                    "GROUP BY reporter_code, indicator_code")).all()
+        assert {n for *_, n in current} == {1}  # one current version per figure
+        assert conn.execute(text("SELECT COUNT(*) FROM pending_value WHERE applied_at IS NULL")).scalar_one() == 0
+    assert as_published(figures(results[0])) == AFTER
