@@ -175,11 +175,10 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
           reporter: Annotated[Optional[str], typer.Option(help="reporter code, if the folder is not it")] = None,
           warehouse: WarehouseOpt = None) -> None:
     """Dry run: print the receipt each file would get, load nothing. Exit 1 if any would be rejected."""
-    import hashlib
     from pathlib import Path
 
     from tasks.batch_review import REJECTED
-    from tasks.inbox import Incoming
+    from tasks.inbox import fetch_named
     from tasks.intake_pipeline import review_files
     from tasks.receipts import receipt, receipt_markdown
     from township.settings import settings_with
@@ -191,12 +190,13 @@ def check(files: Annotated[list[str], typer.Argument(help="form files; the repor
     items = []
     for f in files:
         p = Path(f)
-        if not p.is_file():
+        if p.is_dir() or not (p.exists() or p.is_symlink()):
             raise UserError(f"找不到要检查的文件 {f}", f"no such file to check: {f}", "the FILES argument")
-        data = p.read_bytes()
-        folder = reporter or p.parent.name
-        items.append(Incoming(f"{folder}/{p.name}", folder, p.name, len(data), p.stat().st_mtime_ns,
-                              hashlib.sha256(data).hexdigest(), data))
+        # as the inbox reads it: a FIFO, a link or a file over TOWNSHIP_MAX_FILE_MB gets its receipt, unread
+        item = fetch_named(p, reporter or p.parent.name, rt.settings.max_file_bytes)
+        if item is None:
+            raise UserError(f"无法读取要检查的文件 {f}", f"cannot read the file to check: {f}", "the FILES argument")
+        items.append(item)
     reviewed = review_files(rt, items, Period.current(rt.settings.tz))
     rejected = False
     for sub in reviewed.submissions.to_dict("records"):
@@ -315,13 +315,26 @@ def _publish_county(county: str, period: str | None, final: bool, sign_off: str 
 @app.command()
 def verify(period: Annotated[Optional[str], typer.Option(help="one month, e.g. 2021-10 (default: all)")] = None,
            township: Annotated[Optional[str], typer.Option(help="one township (default: all)")] = None,
-           publish_dir: PublishOpt = None) -> None:
-    """Re-hash every file of every published vintage against its manifest.json. Exit 1 if any was altered."""
-    from tasks.verify import verify_publish_dir
-    from township.settings import settings_with
+           publish_dir: PublishOpt = None, warehouse: WarehouseOpt = None,
+           record: Annotated[bool, typer.Option(help="first record the manifests of intact vintage folders the "
+                                                     "warehouse has none for (once, after upgrading)")] = False
+           ) -> None:
+    """Re-hash every file of every published vintage against its manifest.json, and each manifest against the
+    sha256 the warehouse recorded when it was published. Exit 1 if any was altered."""
+    from tasks.verify import record_unrecorded, verify_publish_dir
+    from warehouse.engine import has_table
+    from warehouse.publish_io import recorded_manifests
 
-    # The files alone are checked: no warehouse, no catalog needed.
-    folders, damages = verify_publish_dir(settings_with(publish_dir=publish_dir).publish_dir, township, period)
+    # reading: never migrate, unless asked to record (which needs the table)
+    rt = _runtime(migrate=record, warehouse_url=warehouse, publish_dir=publish_dir)
+    if record:
+        for folder in record_unrecorded(rt.engine, rt.settings.publish_dir, township, period):
+            console.print(f"recorded / 已记录 {folder}", markup=False, highlight=False)
+    recorded = recorded_manifests(rt.engine) if has_table(rt.engine, "vintage_manifest") else None
+    if recorded is None:
+        console.print("the warehouse records no manifests yet (run `township init`): files checked against their "
+                      "manifests only / 数据仓库未升级，仅按清单核对文件", markup=False, highlight=False)
+    folders, damages = verify_publish_dir(rt.settings.publish_dir, township, period, recorded)
     for d in damages:
         console.print(d.line(), markup=False, highlight=False)
     console.print(f"{len(folders)} vintage folders checked, "

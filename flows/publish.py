@@ -54,7 +54,7 @@ class SignOff(RunInput):
         description="审核意见；退回时写明需要更正的内容。 / Comment; for a send-back, what must be corrected.")
 
 
-def _send(rt: Runtime, log: logging.Logger | logging.LoggerAdapter) -> None:
+def send_queued(rt: Runtime, log: logging.Logger | logging.LoggerAdapter) -> None:
     """Send what the sign-off queued (a recipient without contacts in the catalog gets nothing); a failure
     stays in the outbox, shown by `township status`, and is retried by the next run that sends."""
     result = send_outbox(rt)
@@ -70,7 +70,7 @@ def request_sign_off(rt: Runtime, month: Period, townships: list[str], summary: 
     url = flow_run.ui_url or ""
     for code in townships:
         request_signoff(rt, code, month, url, summary=summary[:1500], subject_key=f"{flow_run.id}-{run_key}")
-    _send(rt, log)
+    send_queued(rt, log)
 
 
 def tell_reporters_sent_back(rt: Runtime, month: Period, townships: list[str], text: str, run_key: str,
@@ -80,7 +80,7 @@ def tell_reporters_sent_back(rt: Runtime, month: Period, townships: list[str], t
     for code in townships:
         for reporter in rt.catalog.expected_reporters(code):
             enqueue(rt, reporter.code, "send_back", month, f"{month} 报表退回修改", text, subject_key=run_key)
-    _send(rt, log)
+    send_queued(rt, log)
 
 
 def _key(township: str, period: Period) -> str:
@@ -225,7 +225,10 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
         final = answer.decision == "定报"
         signature = Signature(answer.signer, final, answer.comment)
     out = {}
-    results = sign_townships(rt, [previews[code] for code in townships], final, signature, runner)
+    # With --sign-off the signer signs what is current: a township a batch changed meanwhile is previewed again;
+    # signed in the form, its figures are those the person read (else PreviewOutdated, nothing frozen).
+    results = sign_townships(rt, [previews[code] for code in townships], final, signature, runner,
+                             refresh=bool(sign_off))
     for code, r in zip(townships, results):
         log.info("%s %s: vintage %d (%s)%s, signed by %s, %s", code, month, r.vintage, r.status,
                  "" if r.created else " unchanged, nothing new", signature.signer, r.folder)
@@ -239,7 +242,7 @@ def publish_monthly(period: str | None = None, final: bool = False, township: st
         out[code] = {"vintage": r.vintage, "status": r.status, "created": r.created, "folder": str(r.folder),
                      "checks_failed": len(r.check_failures), "decision": r.decision, "signer": r.signer,
                      "revisions_applied": len(r.applied)}
-    _send(rt, log)
+    send_queued(rt, log)
     if len(townships) == 1:
         label_run(name=f"publish {month} v{out[townships[0]]['vintage']}", tags=[period_tag(month)])
     else:

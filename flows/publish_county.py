@@ -17,10 +17,12 @@ from prefect.flow_runs import suspend_flow_run
 from prefect.states import Completed, State
 
 from flows.naming import label_run, period_tag
-from flows.publish import SENT_BACK_STATE, TABLE_COLUMNS, SignOff, _records
+from flows.publish import SENT_BACK_STATE, TABLE_COLUMNS, SignOff, _records, send_queued
 from flows.runners import PrefectRunner
 from tasks.county_publication import CountyPreview, preview_county, sign_county, write_county_draft
 from tasks.links import published_url
+from tasks.outbox import announce_published
+from tasks.snapshot import STATUS_ZH
 from tasks.narrative import narrative
 from tasks.report import escape_markdown
 from tasks.signoff import SEND_BACK, Signature
@@ -79,8 +81,11 @@ def _sign(rt: Runtime, p: CountyPreview, final: bool, signature: Signature, runn
     key = _key(p.county, p.period)
     create_table_artifact(key=f"snapshot-{key}", table=_records(p.table[TABLE_COLUMNS]),
                           description=f"{p.county} {p.period} v{r.vintage} ({r.status})")
-    create_link_artifact(key=f"report-{key}", link=published_url(rt.settings, r.folder / "report.html"),
-                         link_text=f"county report {p.period} v{r.vintage}", description="the published county report")
+    url = published_url(rt.settings, r.folder / "report.html")
+    create_link_artifact(key=f"report-{key}", link=url, link_text=f"county report {p.period} v{r.vintage}",
+                         description="the published county report")
+    if r.created:  # the county bureau's leaders get it as a township's leaders get theirs (contacts.yaml)
+        announce_published(rt, p.county, p.period, r.vintage, STATUS_ZH.get(r.status, r.status), r.narrative, url)
     return {"period": str(p.period), "vintage": r.vintage, "status": r.status, "created": r.created,
             "folder": str(r.folder), "missing": p.missing, "checks_failed": len(r.check_failures),
             "decision": r.decision, "signer": r.signer}
@@ -121,6 +126,7 @@ def publish_county_month(county: str | None = None, period: str | None = None, f
         signature = Signature(answer.signer, answer.decision == "定报", answer.comment)
         final = signature.final
     out = {c: _sign(rt, p, final, signature, runner, log) for c, p in previews.items()}
+    send_queued(rt, log)
     label_run(name=f"publish counties {month}" + (f" v{out[county]['vintage']}" if county else ""),
               tags=[period_tag(month)])
     rt.engine.dispose()

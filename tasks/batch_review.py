@@ -62,9 +62,12 @@ class Reviewed:
 
 
 def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today: Period,
-               tz: ZoneInfo, locked: Collection[tuple[str, str]] = (), docs: DocsRun | None = None) -> Reviewed:
+               tz: ZoneInfo, locked: Collection[tuple[str, str]] = (), docs: DocsRun | None = None,
+               held: Collection[str] = ()) -> Reviewed:
     """Enrich and validate the run's rows in one validation, then decide each file.
     locked: (township, period) pairs already final; an acceptable file for one becomes a pending revision.
+    held: files (sha256) known to have arrived while their month was final (a rebuild replaying the
+    sign-offs: tasks/rebuild.py); an acceptable one becomes a pending revision too.
     docs: where and under which name the validation is kept in the Data Docs (none: not kept)."""
     frame = run_frame(reads)
     if frame.empty:
@@ -76,14 +79,14 @@ def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today:
         if context is None:
             context = pd.DataFrame(columns=["reporter_code", "period", "indicator_code", "month_value",
                                             "ytd_value"])
-        enriched = enrich(frame, catalog, context)
+        enriched = enrich(frame, catalog, context, locked, held)
         row_conflicts = review(enriched, catalog, today, docs)
     file_conflicts = [dict(r.conflict.as_record(), file_key=r.item.sha256) for r in reads if r.conflict]
     conflicts = pd.concat([row_conflicts, pd.DataFrame(file_conflicts, columns=row_conflicts.columns)],
                           ignore_index=True) if file_conflicts else row_conflicts
     conflicts = conflicts.rename(columns={"file_key": "sha256"})[["sha256", *CONFLICT_COLUMNS[1:]]]
     submissions = _decide(reads, enriched, conflicts, catalog, tz)
-    submissions, conflicts = _lock_final_periods(submissions, conflicts, locked)
+    submissions, conflicts = _lock_final_periods(submissions, conflicts, locked, held)
     values = _accepted_values(enriched, submissions)
     return Reviewed(enriched, conflicts, submissions, values, reads)
 
@@ -115,13 +118,14 @@ def _decide(reads: list[FileRead], frame: pd.DataFrame, conflicts: pd.DataFrame,
 
 
 def _lock_final_periods(submissions: pd.DataFrame, conflicts: pd.DataFrame,
-                        locked: Collection[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Files that would be accepted for a final month: status PENDING and a W_PERIOD_FINAL note each."""
-    if not locked or submissions.empty:
+                        locked: Collection[tuple[str, str]], held: Collection[str] = ()
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Files that would be accepted for a final month (or held): status PENDING and a W_PERIOD_FINAL note each."""
+    if not (locked or held) or submissions.empty:
         return submissions, conflicts
-    keys = set(locked)
-    hit = [(t, p) in keys and s != REJECTED for t, p, s in
-           zip(submissions["township_code"], submissions["period"], submissions["status"])]
+    keys, held = set(locked), set(held)
+    hit = [((t, p) in keys or sha in held) and s != REJECTED for sha, t, p, s in
+           zip(submissions["sha256"], submissions["township_code"], submissions["period"], submissions["status"])]
     if not any(hit):
         return submissions, conflicts
     submissions = submissions.copy()

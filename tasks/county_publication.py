@@ -154,7 +154,7 @@ def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage) -> t
             before = county_io.read_county_vintage_sources(conn, preview.county, str(preview.period),
                                                            frozen.vintage - 1)
         changes = changed_by(rt, changes, before, preview)
-    if verify.published_intact(folder):  # raises VintageDamaged if the folder was altered
+    if verify.published_intact(rt.engine, frozen.snapshot_id, folder):  # VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, preview.county, preview.period, frozen)
     stage = exports.staging_folder(folder)
@@ -162,6 +162,7 @@ def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage) -> t
     figures = township_figures(preview.sources, preview.values, preview.table["indicator_code"].tolist())
     exports.write_manifest(stage, header, {"org_unit": "county", **lineage_manifest(preview.sources, figures)})
     exports.move_into_place(stage, folder)
+    verify.record_published(rt.engine, frozen.snapshot_id, folder)
     return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
 
 

@@ -7,6 +7,8 @@ history — from the warehouse's current values and from other files of the same
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -107,9 +109,16 @@ def _parent_values(df: pd.DataFrame) -> pd.DataFrame:
     return df.merge(parents, on=["file_key", "parent_code"], how="left")
 
 
-def batch_latest_values(df: pd.DataFrame) -> pd.DataFrame:
-    """The run's own values as context: per reporter × period × indicator, the latest-received file's."""
+def batch_latest_values(df: pd.DataFrame, locked: Collection[tuple[str, str]] = (),
+                        held: Collection[str] = ()) -> pd.DataFrame:
+    """The run's own values as context: per reporter × period × indicator, the latest-received file's.
+    A file for a month already final (locked: (township, period) pairs) or held (file keys) will wait as a
+    pending revision: the month's current value, not it, is the base of the next month's checks."""
     ok = df[(df["period"] != "") & (df["owner_kind"] != "")]
+    if locked or held:
+        keys = set(locked)
+        waits = [(t, p) in keys for t, p in zip(ok["township_code"], ok["period"])]
+        ok = ok[~(pd.Series(waits, index=ok.index, dtype=bool) | ok["file_key"].isin(set(held)))]
     ok = ok.sort_values(["received_at", "file_key"]).drop_duplicates(
         ["reporter_code", "period", "indicator_code"], keep="last")
     return ok[CONTEXT_COLUMNS]
@@ -150,9 +159,10 @@ def _history_stats(df: pd.DataFrame, ctx: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def add_context(df: pd.DataFrame, warehouse_values: pd.DataFrame) -> pd.DataFrame:
+def add_context(df: pd.DataFrame, warehouse_values: pd.DataFrame, locked: Collection[tuple[str, str]] = (),
+                held: Collection[str] = ()) -> pd.DataFrame:
     """Join last month's, last year's and historical values and derive the rule inputs."""
-    ctx = _context(warehouse_values, batch_latest_values(df))
+    ctx = _context(warehouse_values, batch_latest_values(df, locked, held))
     df = df.assign(dup_conflict=_flag_duplicates(df))
     df = _parent_values(df)
     df = _join_offset(df, ctx, 1, {"ytd_value": "prev_ytd", "month_value": "prev_month"})
@@ -182,11 +192,13 @@ def add_context(df: pd.DataFrame, warehouse_values: pd.DataFrame) -> pd.DataFram
     return df
 
 
-def enrich(frame: pd.DataFrame, catalog: Catalog, warehouse_values: pd.DataFrame) -> pd.DataFrame:
+def enrich(frame: pd.DataFrame, catalog: Catalog, warehouse_values: pd.DataFrame,
+           locked: Collection[tuple[str, str]] = (), held: Collection[str] = ()) -> pd.DataFrame:
     """The frame validation runs on. `frame` is the run's read frame plus file_key, reporter_code,
-    received_at and source_row; `warehouse_values` the current values around the run's periods."""
+    received_at and source_row; `warehouse_values` the current values around the run's periods;
+    locked/held: see batch_latest_values."""
     df = add_catalog_facts(frame, catalog)
-    df = add_context(df, warehouse_values)
+    df = add_context(df, warehouse_values, locked, held)
     return df.sort_values("source_row").reset_index(drop=True)
 
 

@@ -289,6 +289,19 @@ def fetch(root: str, rows: pd.DataFrame, max_bytes: int | None = None) -> list[I
     return out
 
 
+def fetch_named(path: Path, folder: str, max_bytes: int | None = None) -> Incoming | None:
+    """A file named on the command line (`township check`), read exactly as the inbox reads its files: a link
+    is not followed, a FIFO, socket or device is not opened and a file over max_bytes (default: the setting)
+    is not read (each comes back refused, with the conflict its receipt names), and no read goes past
+    max_bytes. None if it cannot be read (gone, or no permission). FileNotFoundError if there is nothing."""
+    st = path.lstat()
+    row = pd.DataFrame({"source": [path.name], "path": [f"{folder}/{path.name}" if folder else path.name],
+                        "folder": [folder], "name": [path.name], "size": [st.st_size],
+                        "mtime_ns": [st.st_mtime_ns], "kind": [_kind(st.st_mode)]})
+    got = fetch(str(path.parent), row, max_bytes)
+    return got[0] if got else None
+
+
 ARCHIVE_NAME_BYTES = 100  # of the name part: sha256 + '-' + name + '.receipt.json' stays far below 255
 
 

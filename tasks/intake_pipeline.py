@@ -39,10 +39,10 @@ def _read(chunk: list[Incoming], catalog: Catalog) -> list[FileRead]:
 
 
 def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None,
-            docs: DocsRun | None = None) -> Reviewed:
+            docs: DocsRun | None = None, held: frozenset[str] = frozenset()) -> Reviewed:
     # Months already final (定报) are locked: read here, so `township check` says so too.
     return review_run(reads, rt.catalog, context or warehouse_context(rt), today, rt.settings.tz,
-                      locked=final_periods(rt.engine), docs=docs)
+                      locked=final_periods(rt.engine), docs=docs, held=held)
 
 
 def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> LoadResult:
@@ -76,13 +76,15 @@ def run_intake(rt: Runtime, run: StepRunner = PLAIN, *, today: Period | None = N
 
 def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, today: Period | None = None,
                    receipts_root: str | None = None, read_chunk: int | None = None,
-                   logger: logging.Logger | None = None, data_docs: bool = False) -> IntakeSummary:
+                   logger: logging.Logger | None = None, data_docs: bool = False,
+                   held: frozenset[str] = frozenset()) -> IntakeSummary:
     """Take pulled files through in batches of `settings.batch_files`, in receipt order: each batch read in
     parallel chunks, archived, validated in ONE validation, loaded in ONE transaction, answered. Memory
     stays bounded and a later batch sees what an earlier one loaded. Receipts go beside the archived
     files and in each reporter's 回执 folder (receipts_root: elsewhere, for a rebuild that must not rewrite
     them nor answer anyone). data_docs: keep each batch's validation in the Data Docs site, named
-    `intake <months> batch <n> of <batches>`."""
+    `intake <months> batch <n> of <batches>`. held: files (sha256) to keep as pending revisions whatever
+    the warehouse's locks say (a rebuild: they arrived while their month was final)."""
     logger = logger or log
     s = rt.settings
     today = today or Period.current(s.tz)
@@ -104,7 +106,7 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
             batch = [i for i in batch if i.sha256 not in archived.failed]
         docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
             if data_docs else None
-        reviewed = run(REVIEW, rt, reads, today, None, docs)
+        reviewed = run(REVIEW, rt, reads, today, None, docs, held)
         part = batch_of(pulled, batch, last=n == len(batches))
         result = run(LOAD, rt, reviewed, archived, part)
         # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages

@@ -33,8 +33,8 @@ def statistician(township: str) -> str:
     return f"{township}/statistician"
 
 
-def leaders(township: str) -> str:
-    return f"{township}/leaders"
+def leaders(org_unit: str) -> str:
+    return f"{org_unit}/leaders"
 
 
 class MissingSecret(LookupError):
@@ -209,10 +209,11 @@ def request_signoff(rt: Runtime, township: str, period: Period, run_url: str, *,
                    subject_key=subject_key or run_url, now=now)
 
 
-def announce_published(rt: Runtime, township: str, period: Period, vintage: int, status_zh: str, paragraph: str,
+def announce_published(rt: Runtime, org_unit: str, period: Period, vintage: int, status_zh: str, paragraph: str,
                        report_url: str, now: dt.datetime | None = None) -> int:
-    """Send the township's leaders a published vintage: its paragraph and where the report is (once per vintage)."""
-    town = rt.catalog.township_by_code[township].name
-    title, body = messages.published_message(town, period, vintage, status_zh, paragraph, report_url)
-    return enqueue(rt, leaders(township), messages.PUBLISHED_REPORT, period, title, body,
+    """Send the leaders of a township (or of a county: its roll-up) a published vintage: its paragraph and where
+    the report is (once per vintage)."""
+    title, body = messages.published_message(rt.catalog.org_unit_name(org_unit), period, vintage, status_zh,
+                                             paragraph, report_url)
+    return enqueue(rt, leaders(org_unit), messages.PUBLISHED_REPORT, period, title, body,
                    subject_key=f"v{vintage}", now=now)

@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Connection
 
 from tasks import charts, exports, report, verify
 from tasks.compute import compute_township, monthly_ytd, period_label
 from tasks.gx_docs import DocsRun, site_dir, snapshots_run_name
 from tasks.narrative import narrative
-from tasks.signoff import DECISION_ZH, Signature, apply_pending_revisions
+from tasks.signoff import DECISION_ZH, Signature
 from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshots, content_hash, freeze_vintage,
                             name_change_submissions, vintage_changes)
 from tasks.status import follow_up_list, reporting_status
 from tasks.pipeline import PLAIN, Step, StepRunner
+from township.errors import UserError
 from township.periods import Period
+from warehouse.engine import one_snapshot
 from warehouse.runtime import Runtime
 from warehouse import publish_io, signoff_io
 
@@ -81,8 +84,13 @@ def load_values(rt: Runtime, township: str, period: Period) -> pd.DataFrame:
 def load_step(rt: Runtime, township: str, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The current values with the month's pending revisions laid over them (what signing would make
     current), and the pending revisions themselves."""
-    values = load_values(rt, township, period)
-    pending = signoff_io.read_pending(rt.engine, township, str(period))
+    with one_snapshot(rt.engine) as conn:  # never part of a batch committed between the two reads
+        return _read_month(conn, township, period)
+
+
+def _read_month(conn: Connection, township: str, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    values = publish_io.read_current_values(conn, township, f"{period.year - 1}-01", str(period))
+    pending = signoff_io.read_pending(conn, township, str(period))
     if pending.empty:
         return values, pending
     key = ["reporter_code", "period", "indicator_code"]
@@ -90,6 +98,27 @@ def load_step(rt: Runtime, township: str, period: Period) -> tuple[pd.DataFrame,
     kept = values.merge(last[key], on=key, how="left", indicator=True)["_merge"].eq("left_only").to_numpy()
     overlay = pd.concat([values[kept], last[publish_io.VALUE_COLUMNS]], ignore_index=True)
     return overlay, pending
+
+
+class PreviewOutdated(UserError):
+    """A batch was loaded (or a revision signed) between a township's preview and its sign-off: the figures
+    signed would not be the warehouse's. Nothing was applied or frozen; preview again."""
+
+    def __init__(self, township: str, period: Period) -> None:
+        super().__init__(f"{township} {period}：预览之后又载入了新的报表，本次未发布任何版本，请重新预览后签发",
+                         f"{township} {period}: submissions were loaded after the preview; nothing was frozen, "
+                         "preview and sign again")
+        self.township, self.period = township, period
+
+    def __reduce__(self) -> tuple:
+        # Raised in a worker process (townships sign in parallel), it is pickled back to the caller.
+        return (type(self), (self.township, self.period))
+
+
+def _versions(values: pd.DataFrame, pending: pd.DataFrame) -> tuple[frozenset, frozenset]:
+    """What a preview was computed from: each value's version (its submission) and the pending submissions."""
+    ids = zip(values["reporter_code"], values["period"], values["indicator_code"], values["submission_id"].astype(int))
+    return frozenset(ids), frozenset(pending["submission_id"].astype(int))
 
 
 def compare_step(rt: Runtime, township: str, period: Period, table: pd.DataFrame,
@@ -128,14 +157,24 @@ def check_step(tables: dict[str, pd.DataFrame], docs: DocsRun | None = None) -> 
     return check_snapshots(tables, docs)
 
 
-def apply_step(rt: Runtime, township: str, period: Period) -> list[int]:
-    return apply_pending_revisions(rt.engine, township, period)
+def freeze_step(rt: Runtime, preview: Preview, final: bool, published_at: dt.datetime | None = None,
+                signature: Signature | None = None) -> tuple[FrozenVintage, list[int]]:
+    """Freeze the previewed figures, in one transaction under the intake lock: check the preview is still
+    the warehouse's current state (else PreviewOutdated), make its pending revisions current, freeze."""
+    township, period = preview.township, preview.period
+    applied: list[int] = []
+    if not preview.pending.empty and signature is None:
+        raise ValueError(f"{township} {period} is final (定报): its pending revisions need a signer")
 
+    def in_lock(conn: Connection) -> None:
+        if _versions(*_read_month(conn, township, period)) != _versions(preview.values, preview.pending):
+            raise PreviewOutdated(township, period)
+        if not preview.pending.empty:
+            applied[:] = signoff_io.apply_pending_locked(conn, township, str(period), publish_io.now_utc())
 
-def freeze_step(rt: Runtime, township: str, period: Period, table: pd.DataFrame, label: str,
-                checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None,
-                signature: Signature | None = None) -> FrozenVintage:
-    return freeze_vintage(rt.engine, township, period, table, label, checks, final, published_at, signature)
+    frozen = freeze_vintage(rt.engine, township, period, preview.table, preview.label, preview.checks, final,
+                            published_at, signature, in_lock=in_lock)
+    return frozen, applied
 
 
 def _local(rt: Runtime, t: pd.Timestamp) -> str:
@@ -179,13 +218,14 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
     _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
     changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
-    if verify.published_intact(folder):  # raises VintageDamaged if the folder was altered
+    if verify.published_intact(rt.engine, frozen.snapshot_id, folder):  # VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)
     _write_files(rt, township, period, header, table, values, checks, changes, stage, frozen.published_at)
     exports.write_manifest(stage, header)
     exports.move_into_place(stage, folder)
+    verify.record_published(rt.engine, frozen.snapshot_id, folder)
     return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
 
 
@@ -240,19 +280,25 @@ def prepare_step(township: str, rt: Runtime, period: Period) -> tuple:
     return values, pending, table, label, latest, changes
 
 
+REFRESH_ATTEMPTS = 3  # previews of a township a sign-off with `refresh` tries while intakes keep loading
+
+
 def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature | None,
-              published_at: dt.datetime | None = None) -> PublishResult:
+              published_at: dt.datetime | None = None, refresh: bool = False) -> PublishResult:
     """One previewed township signed: pending revisions made current, the vintage frozen, its folder written.
     Each part is idempotent (nothing pending is applied twice, the same figures freeze to the same vintage, a
-    complete folder is left alone), so the whole step is retried as one."""
+    complete folder is left alone), so the whole step is retried as one. If a batch was loaded since the
+    preview: PreviewOutdated (nothing applied or frozen), or with `refresh` (the signer signs whatever is
+    current: `--sign-off`) the township is previewed again and signed."""
+    for attempt in range(1, REFRESH_ATTEMPTS + 1):
+        try:
+            frozen, applied = freeze_step(rt, preview, final, published_at, signature)
+            break
+        except PreviewOutdated:
+            if not refresh or attempt == REFRESH_ATTEMPTS:
+                raise
+            preview = preview_township(rt, preview.township, preview.period)
     township, period = preview.township, preview.period
-    applied: list[int] = []
-    if not preview.pending.empty:
-        if signature is None:
-            raise ValueError(f"{township} {period} is final (定报): its pending revisions need a signer")
-        applied = apply_step(rt, township, period)
-    frozen = freeze_step(rt, township, period, preview.table, preview.label, preview.checks, final, published_at,
-                         signature)
     result = publish_result(frozen, preview.table, export_step(rt, township, period, frozen, preview.table,
                                                                preview.values), signature, applied)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
@@ -299,17 +345,20 @@ def write_drafts(rt: Runtime, previews: list[Preview], run: StepRunner = PLAIN) 
 
 
 def sign_townships(rt: Runtime, previews: list[Preview], final: bool, signature: Signature | None,
-                   run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> list[PublishResult]:
+                   run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None,
+                   refresh: bool = False) -> list[PublishResult]:
     """Freeze each previewed month signed by `signature` (pending revisions become current first) and export it,
     townships in parallel through `run.map`; results in the previews' order. A revision of a final month is never
-    frozen without a signer."""
-    return run.map(SIGN, list(previews), rt, final, signature, published_at)
+    frozen without a signer. A vintage holds exactly what its preview read: a township whose values changed
+    since is refused (PreviewOutdated), or with `refresh` previewed again (see sign_step)."""
+    return run.map(SIGN, list(previews), rt, final, signature, published_at, refresh)
 
 
 def sign_township(rt: Runtime, preview: Preview, final: bool, signature: Signature | None,
-                  run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> PublishResult:
+                  run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None,
+                  refresh: bool = False) -> PublishResult:
     """sign_townships for one township."""
-    return sign_townships(rt, [preview], final, signature, run, published_at=published_at)[0]
+    return sign_townships(rt, [preview], final, signature, run, published_at=published_at, refresh=refresh)[0]
 
 
 def publish_townships(rt: Runtime, townships: list[str], period: Period, final: bool, run: StepRunner = PLAIN, *,
@@ -318,7 +367,8 @@ def publish_townships(rt: Runtime, townships: list[str], period: Period, final: 
     """Compute, check, freeze (signed by `signature`) and export many townships' month; returns each vintage
     (new or unchanged) by township."""
     previews = preview_townships(rt, townships, period, run, data_docs=data_docs)
-    results = sign_townships(rt, list(previews.values()), final, signature, run, published_at=published_at)
+    results = sign_townships(rt, list(previews.values()), final, signature, run, published_at=published_at,
+                             refresh=True)
     return dict(zip(previews, results))
 
 

@@ -10,11 +10,11 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from tasks.compute import SNAPSHOT_COLUMNS
@@ -22,6 +22,7 @@ from tasks.gx_docs import DocsRun
 from tasks.signoff import Signature, signature_columns, signed_status
 from township.periods import Period
 from warehouse import publish_io
+from warehouse.intake_io import freeze_lock
 
 STATUS_ZH = {"preliminary": "快报", "final": "定报"}
 CHECK_COLUMNS = ["code", "indicator_code", "message_zh", "message_en"]
@@ -108,18 +109,23 @@ def check_snapshots(tables: Mapping[str, pd.DataFrame], docs: DocsRun | None = N
 
 def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
                    checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None,
-                   signature: Signature | None = None, sources: pd.DataFrame | None = None) -> FrozenVintage:
+                   signature: Signature | None = None, sources: pd.DataFrame | None = None,
+                   in_lock: Callable[[Connection], None] | None = None) -> FrozenVintage:
     """Store the table as the next vintage unless the latest has the same content and status.
     signature: who signed it off (stored with the vintage); a change to a final month is a revision.
     sources: a county vintage's township vintages (publish_io.SOURCE_COLUMNS), stored and hashed with it.
+    in_lock: run first inside the freeze's transaction, under the intake lock: a township's sign-off checks
+    there that its preview is still the warehouse's current state and applies its pending revisions.
 
-    One transaction per attempt; two publishers racing for the same vintage number meet the unique
-    constraint, and the loser retries once (then usually finds the winner's identical vintage).
+    One transaction per attempt, holding the intake lock like every load (shared; PostgreSQL advisory locks,
+    SQLite BEGIN IMMEDIATE: warehouse.intake_io.freeze_lock): no batch loads while a vintage is frozen, and a vintage is older (published_at, taken
+    under the lock) than every batch it does not hold. Two publishers racing for the same vintage number meet
+    the unique constraint, and the loser retries once (then usually finds the winner's identical vintage).
     """
     status = "final" if final else "preliminary"
     digest = content_hash(table, label, sources)
-    when = publish_io.utc(published_at or publish_io.now_utc())
-    args = (engine, township, period, table, label, checks, status, digest, when, signature, sources)
+    args = (engine, township, period, table, label, checks, status, digest, published_at, signature, sources,
+            in_lock)
     try:
         return _freeze_once(*args)
     except IntegrityError:
@@ -127,12 +133,17 @@ def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.Data
 
 
 def _freeze_once(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
-                 checks: pd.DataFrame, status: str, digest: str, when: pd.Timestamp,
-                 signature: Signature | None = None, sources: pd.DataFrame | None = None) -> FrozenVintage:
+                 checks: pd.DataFrame, status: str, digest: str, published_at: dt.datetime | None,
+                 signature: Signature | None = None, sources: pd.DataFrame | None = None,
+                 in_lock: Callable[[Connection], None] | None = None) -> FrozenVintage:
     with engine.connect() as conn:
         conn.info["write"] = True  # SQLite: take the write lock at BEGIN (see warehouse/engine.py)
         try:
             with conn.begin():
+                freeze_lock(conn, township)
+                if in_lock is not None:
+                    in_lock(conn)
+                when = publish_io.utc(published_at or publish_io.now_utc())
                 latest = publish_io.latest_vintage(conn, township, str(period))
                 status, decision = signed_status(status == "final", latest.status if latest else None)
                 # A final vintage is not downgraded by a later preliminary publish of the same figures.

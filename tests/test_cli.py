@@ -42,6 +42,28 @@ def test_check_rejects_with_the_cell_and_code(runtime, catalog, tmp_path):
     assert "E_PART_EXCEEDS_TOTAL" in result.output and "报表!E6" in result.output
 
 
+def test_check_of_a_fifo_answers_not_a_regular_file_without_opening_it(runtime, tmp_path):
+    """A named pipe as the argument: the receipt the inbox would give, at once (reading it would wait forever)."""
+    (tmp_path / "invest").mkdir()
+    os.mkfifo(tmp_path / "invest" / "oct.csv")
+    result = CliRunner().invoke(app, ["check", str(tmp_path / "invest" / "oct.csv")])
+    assert result.exit_code == 1, result.output
+    assert "E_FILE_NOT_REGULAR" in result.output and "命名管道 FIFO" in result.output
+
+
+def test_check_of_a_file_over_the_limit_answers_too_large_without_reading_it(runtime, tmp_path, monkeypatch):
+    """A file larger than memory (sparse: it takes no disk) is refused from its size, never read whole."""
+    monkeypatch.setenv("TOWNSHIP_MAX_FILE_MB", "1")
+    huge = tmp_path / "invest" / "oct.csv"
+    huge.parent.mkdir()
+    with huge.open("wb") as f:
+        f.truncate(2**40)  # 1 TiB
+    result = CliRunner().invoke(app, ["check", str(huge)])
+    assert result.exit_code == 1, result.output
+    assert "E_FILE_TOO_LARGE" in result.output and "1,099,511,627,776 bytes" in result.output
+    assert "TOWNSHIP_MAX_FILE_MB" in result.output
+
+
 def test_templates_writes_one_form_per_expected_reporter(tmp_path, catalog):
     result = CliRunner().invoke(app, ["templates", "--period", "2021-10", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

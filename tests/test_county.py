@@ -33,6 +33,7 @@ from tasks.publication import publish_township
 from tasks.signoff import Signature
 from tasks.verify import verify_publish_dir
 from tests.county_catalog import EAST, write_county_catalog
+from tests.test_reporters_loop import webhook  # noqa: F401  (the fixture: a webhook server on loopback)
 from tests.test_signoff import township  # noqa: F401  (the fixture: the CLI's functions, output recorded)
 from tests.values_factory import at, submit
 from township.catalog import CatalogError, load_catalog
@@ -230,6 +231,30 @@ def test_publish_names_an_unknown_county(county_rt, township):
 
     with pytest.raises(UserError, match="no county 'north' in the catalog"):
         township("publish", period="2021-10", county="north", sign_off="王")
+
+
+@pytest.fixture
+def county_leaders_rt(warehouse_url, tmp_path, monkeypatch, request, webhook):
+    """county_rt, with a contact for the county bureau's leaders (a webhook on loopback)."""
+    import yaml
+
+    folder = write_county_catalog(tmp_path / "catalog")
+    contacts = [{"to": f"{EAST}/leaders", "channel": "wecom", "url": webhook.url("east-leaders")}]
+    (folder / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}, allow_unicode=True),
+                                          encoding="utf-8")
+    monkeypatch.setenv("TOWNSHIP_CATALOG_DIR", str(folder))
+    return request.getfixturevalue("runtime")
+
+
+def test_the_county_bureaus_leaders_get_the_county_report_once(county_leaders_rt, township, webhook):
+    seed_october(county_leaders_rt.engine)
+    publish_townships(county_leaders_rt)
+    for _ in range(2):  # the second publish finds the vintage unchanged: nothing new to tell
+        township("publish", period="2021-10", county=EAST, sign_off="县统计局王审核", final=True)
+    assert [h.path for h in webhook.hooks] == ["/east-leaders"]
+    message = webhook.hooks[0].payload
+    assert message["title"] == "东县 2021年10月主要指标定报"
+    assert "1-10月完成固定资产投资" in message["message"] and "east/2021-10/v1/report.html" in message["message"]
 
 
 # --- the catalog: several counties ---

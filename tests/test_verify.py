@@ -112,3 +112,71 @@ def test_a_live_publishers_staging_folder_is_left_alone(tmp_path):
     dead.mkdir()
     assert remove_stale_staging(tmp_path) == [dead]
     assert live.is_dir() and not dead.exists()
+
+
+def rewrite_with_manifest(folder, name: str, old: str, new: str) -> None:  # noqa: ANN001
+    """What a careful forger does: change a file and write its new sha256 into manifest.json."""
+    from tasks.exports import sha256_file
+
+    path = folder / name
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"][name] = sha256_file(path)
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                          encoding="utf-8")
+
+
+@SQLITE
+def test_a_file_rewritten_with_its_manifest_is_found_by_verify_and_by_publish(runtime, v1):
+    rewrite_with_manifest(v1.folder, "report.md", "52,345", "62,345")
+    assert codes(v1.folder) == []  # the folder agrees with itself: only the warehouse's record tells
+    out = verify_cli(runtime)
+    assert out.exit_code == 1, out.output
+    assert "V_MANIFEST_REWRITTEN" in out.output and "文件连同清单被改写" in out.output and "v1" in out.output
+    with pytest.raises(VintageDamaged, match="V_MANIFEST_REWRITTEN"):
+        publish_township(runtime, "taoyuan", OCT, final=False)
+    assert "62,345" in (v1.folder / "report.md").read_text(encoding="utf-8")  # left as found, for inspection
+
+
+@SQLITE
+def test_a_vintage_folder_the_warehouse_never_recorded_is_reported(runtime, v1):
+    import shutil
+
+    shutil.copytree(v1.folder, v1.folder.with_name("v2"))  # a folder this warehouse never published
+    out = verify_cli(runtime)
+    assert out.exit_code == 1, out.output
+    assert "2 vintage folders checked, 1 problems" in out.output
+    assert "V_MANIFEST_UNRECORDED" in out.output and "v2" in out.output and "v1:" not in out.output
+
+
+def test_the_recorded_manifest_hash_cannot_be_changed_or_deleted(runtime, v1):
+    """Both databases refuse to rewrite the record, as they refuse to rewrite the vintage."""
+    import sqlalchemy.exc
+    from sqlalchemy import text
+
+    from tasks.exports import sha256_file
+
+    with runtime.engine.connect() as conn:
+        recorded = conn.execute(text("SELECT manifest_sha256 FROM vintage_manifest WHERE snapshot_id = :i"),
+                                {"i": v1.snapshot_id}).scalar_one()
+    assert recorded == sha256_file(v1.folder / "manifest.json")
+    for sql in ("UPDATE vintage_manifest SET manifest_sha256 = 'x'", "DELETE FROM vintage_manifest"):
+        with pytest.raises(sqlalchemy.exc.DatabaseError, match="immutable"):
+            with runtime.engine.begin() as conn:
+                conn.execute(text(sql))
+
+
+@SQLITE
+def test_verify_record_trusts_intact_vintages_published_before_the_record_once(runtime, v1):
+    """A warehouse upgraded to 0008 holds no record of older vintages: --record records the intact ones."""
+    from sqlalchemy import text
+
+    with runtime.engine.begin() as conn:  # as before the upgrade: the guard is dropped to stage the past
+        conn.execute(text("DROP TRIGGER vintage_manifest_no_delete"))
+        conn.execute(text("DELETE FROM vintage_manifest"))
+    assert "V_MANIFEST_UNRECORDED" in verify_cli(runtime).output
+    out = verify_cli(runtime, "--record")
+    assert out.exit_code == 0, out.output
+    assert "recorded" in out.output and "1 vintage folders checked, all intact" in out.output
+    rewrite_with_manifest(v1.folder, "report.md", "52,345", "62,345")  # from now on, a rewrite is found
+    assert "V_MANIFEST_REWRITTEN" in verify_cli(runtime, "--record").output

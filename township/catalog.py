@@ -64,7 +64,7 @@ class Reporter(_Strict):
     name: str
 
 
-ROLES = ("statistician", "leaders")  # a township's people who are not reporters: '<township>/<role>'
+ROLES = ("statistician", "leaders")  # a township's or county's people who are not reporters: '<org unit>/<role>'
 ENV_REF = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -381,9 +381,9 @@ def _cross_check(c: Catalog, folder: Path) -> list[str]:
     reporters = c.reporter_by_code
     for k in c.contacts:
         town, _, role = k.to.partition("/")
-        if k.to not in reporters and not (town in townships and role in ROLES):
+        if k.to not in reporters and not ((town in townships or town in c.county_by_code) and role in ROLES):
             problems.append(f"{f_contacts}: contact for {k.to!r}, which is neither a reporter code nor "
-                            f"'<township>/{'|'.join(ROLES)}'")
+                            f"'<township or county>/{'|'.join(ROLES)}'")
     for to, channel in _duplicates([(k.to, k.channel) for k in c.contacts]):
         problems.append(f"{f_contacts}: {to!r} has two contacts named {channel!r}")
     for t in c.targets:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -81,6 +81,28 @@ def schema_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+
+
+@contextmanager
+def connected(source: Engine | Connection) -> Iterator[Connection]:
+    """A connection to read with: the given one (inside its caller's transaction), or a new one of the engine."""
+    if isinstance(source, Connection):
+        yield source
+        return
+    with source.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def one_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads, until the block ends, all see one state of the warehouse: a transaction, on
+    PostgreSQL REPEATABLE READ (READ COMMITTED would let each statement see a batch committed in between),
+    on SQLite a read transaction (WAL: a snapshot from its first read)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def has_table(engine: Engine, name: str) -> bool:

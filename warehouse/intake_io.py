@@ -9,6 +9,7 @@ rolls the whole load back, and the next run does it again.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,10 +93,28 @@ class LoadResult:
     skipped: list[str]  # hashes already loaded by another run
 
 
-def _lock(conn: Connection) -> None:
+def intake_lock(conn: Connection, shared: bool = False) -> None:
+    """The intake lock, held to the end of the transaction: every load takes it, and so does every freeze
+    of a vintage, shared (freeze_lock, below): no batch loads while a vintage is frozen, and
+    freezes of different townships do not wait for each other."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK_KEY})
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(text(f"SELECT {fn}(:k)"), {"k": INTAKE_LOCK_KEY})
     # SQLite: the transaction began with BEGIN IMMEDIATE (engine 'write' flag), the database lock.
+
+
+FREEZE_LOCK_CLASS = 0x66727A  # arbitrary: the advisory locks (class, org unit) of freezes, a key space of their own
+
+
+def freeze_lock(conn: Connection, org_unit: str) -> None:
+    """Held by a freeze to the end of its transaction: the intake lock, shared (loads wait for the freeze, other
+    freezes do not), then its org unit's own lock (two publishers of one township or county one at a time, so a
+    pending revision is never applied twice). Always in this order: no deadlock. SQLite: the transaction began
+    with BEGIN IMMEDIATE (the database's write lock), which is all of that."""
+    intake_lock(conn, shared=True)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, :o)"),
+                     {"c": FREEZE_LOCK_CLASS, "o": zlib.crc32(org_unit.encode("utf-8")) - 2**31})
 
 
 def _none(values: np.ndarray) -> list:
@@ -147,7 +166,9 @@ def load_run(engine: Engine, submissions: pd.DataFrame, conflicts: pd.DataFrame,
         conn.info["write"] = True
         try:
             with conn.begin():
-                _lock(conn)
+                intake_lock(conn)
+                # The load happens when it holds the lock: a vintage frozen while it waited is older than it.
+                now = max(now, dt.datetime.now(dt.timezone.utc))
                 return _load_locked(conn, submissions, conflicts, values, inbox_rows, now)
         finally:
             conn.info.pop("write", None)

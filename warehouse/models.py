@@ -278,6 +278,17 @@ class SnapshotSeal(Base):
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), primary_key=True)
 
 
+class VintageManifest(Base):
+    """One row per exported vintage folder: the sha256 of its manifest.json as written when the vintage was
+    published. `township verify` compares the folder's manifest with it, so files rewritten together with
+    their manifest are found; the database refuses to change or delete it."""
+
+    __tablename__ = "vintage_manifest"
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), primary_key=True)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxMessage(Base):
     """One row per message to one recipient over one of its channels, for a period: what is (or was) sent
     and how sending went. Unique per recipient, channel, kind, period and subject, so enqueuing twice

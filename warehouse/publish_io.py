@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from township.conflicts import WARNING
+from warehouse.engine import connected
 from warehouse.models import (
     Conflict,
     CountySource,
@@ -23,6 +25,7 @@ from warehouse.models import (
     SnapshotValue,
     Submission,
     ValueHistory,
+    VintageManifest,
 )
 
 VALUE_COLUMNS = ["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note",
@@ -51,15 +54,17 @@ def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:  # noqa:
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({c: [] for c in columns})
 
 
-def read_current_values(engine: Engine, township: str, first_period: str, last_period: str) -> pd.DataFrame:
-    """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive."""
+def read_current_values(source: Engine | Connection, township: str, first_period: str,
+                        last_period: str) -> pd.DataFrame:
+    """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive.
+    source: the engine, or a connection (read inside its transaction)."""
     v = ValueHistory
     stmt = (select(v.reporter_code, v.period, v.indicator_code, v.month_value, v.ytd_value, v.note,
                    v.submission_id, v.valid_from)
             .join(Reporter, Reporter.code == v.reporter_code)
             .where(Reporter.township_code == township, v.valid_to.is_(None),
                    v.period >= first_period, v.period <= last_period))
-    with engine.connect() as conn:
+    with connected(source) as conn:
         df = _frame(conn, stmt, VALUE_COLUMNS)
     df["month_value"] = df["month_value"].astype("float64")
     df["ytd_value"] = df["ytd_value"].astype("float64")
@@ -223,3 +228,35 @@ def read_snapshot_history(engine: Engine, township: str, period: str) -> pd.Data
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def record_manifest(engine: Engine, snapshot_id: int, manifest_sha256: str) -> None:
+    """Record the sha256 of a vintage folder's manifest.json as published; one already recorded is kept
+    (write-once: a later call never replaces it)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(dialect.insert(VintageManifest).values(
+            snapshot_id=snapshot_id, manifest_sha256=manifest_sha256, recorded_at=now_utc(),
+        ).on_conflict_do_nothing(index_elements=["snapshot_id"]))
+
+
+def recorded_manifest(engine: Engine, snapshot_id: int) -> str | None:
+    """The sha256 recorded for a vintage's manifest.json, if any."""
+    with engine.connect() as conn:
+        return conn.execute(select(VintageManifest.manifest_sha256)
+                            .where(VintageManifest.snapshot_id == snapshot_id)).scalar_one_or_none()
+
+
+def vintage_ids(engine: Engine) -> dict[tuple[str, str, int], int]:
+    """Every vintage's snapshot id by (org unit, period, vintage)."""
+    s = Snapshot
+    with engine.connect() as conn:
+        return {(t, p, v): i for t, p, v, i in conn.execute(select(s.township_code, s.period, s.vintage, s.id))}
+
+
+def recorded_manifests(engine: Engine) -> dict[tuple[str, str, int], str | None]:
+    """Every vintage (org unit, period, vintage) with its recorded manifest sha256 (None: none recorded)."""
+    s, m = Snapshot, VintageManifest
+    stmt = select(s.township_code, s.period, s.vintage, m.manifest_sha256).outerjoin(m, m.snapshot_id == s.id)
+    with engine.connect() as conn:
+        return {(t, p, v): h for t, p, v, h in conn.execute(stmt)}

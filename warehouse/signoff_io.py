@@ -14,8 +14,9 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, inspect, insert, select, update
 
 from township.conflicts import Conflict as ConflictCode
-from warehouse.engine import has_table
+from warehouse.engine import connected, has_table
 from warehouse.models import PendingValue, Reporter, Snapshot, Submission
+from warehouse.publish_io import utc
 
 PENDING_COLUMNS = ["submission_id", "reporter_code", "period", "indicator_code", "month_value", "ytd_value",
                    "note", "received_at"]
@@ -75,9 +76,10 @@ def insert_pending(conn: Connection, values: pd.DataFrame, ids: dict[str, int]) 
     return len(rows)
 
 
-def read_pending(engine: Engine, township: str, period: str) -> pd.DataFrame:
-    """Values still pending for a township's month, one row each, in receipt order, with the file."""
-    if not has_table(engine, PendingValue.__tablename__):
+def read_pending(source: Engine | Connection, township: str, period: str) -> pd.DataFrame:
+    """Values still pending for a township's month, one row each, in receipt order, with the file.
+    source: the engine, or a connection (read inside its transaction)."""
+    if isinstance(source, Engine) and not has_table(source, PendingValue.__tablename__):
         return pd.DataFrame(columns=["submission_id", "reporter_code", "period", "indicator_code", "month_value",
                                      "ytd_value", "note", "received_at", "file_name"])
     p = PendingValue
@@ -88,7 +90,7 @@ def read_pending(engine: Engine, township: str, period: str) -> pd.DataFrame:
             .where(Reporter.township_code == township, p.period == period, p.applied_at.is_(None))
             .order_by(p.received_at, p.submission_id, p.indicator_code))
     cols = [*PENDING_COLUMNS, "file_name"]
-    with engine.connect() as conn:
+    with connected(source) as conn:
         rows = conn.execute(stmt).all()
     df = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame({c: [] for c in cols})
     df["month_value"] = df["month_value"].astype("float64")
@@ -105,27 +107,34 @@ def latest_pending(pending: pd.DataFrame) -> pd.DataFrame:
 def apply_pending(engine: Engine, township: str, period: str, now: dt.datetime) -> list[int]:
     """Make a township's pending values of a month current (valid_from = now, the signing), in one
     transaction under the intake lock; returns the submissions applied."""
-    from warehouse.intake_io import _current_for, _lock, _plan_values, _write_values
+    from warehouse.intake_io import intake_lock
 
-    pending = read_pending(engine, township, period)
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                intake_lock(conn)
+                return apply_pending_locked(conn, township, period, now)
+        finally:
+            conn.info.pop("write", None)
+
+
+def apply_pending_locked(conn: Connection, township: str, period: str, now: dt.datetime) -> list[int]:
+    """apply_pending inside the caller's transaction, which holds the intake lock (a freeze: tasks/snapshot.py)."""
+    from warehouse.intake_io import _current_for, _plan_values, _write_values
+
+    pending = read_pending(conn, township, period)
     if pending.empty:
         return []
     last = latest_pending(pending)
     vals = last.assign(sha256=last["submission_id"].astype("int64").astype(str),
                        received_at=pd.Timestamp(now))
     ids = {str(int(i)): int(i) for i in pending["submission_id"].unique()}
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        try:
-            with conn.begin():
-                _lock(conn)
-                plan = _plan_values(vals, _current_for(conn, vals))
-                _write_values(conn, plan, ids)
-                p = PendingValue
-                conn.execute(update(p).where(p.submission_id.in_(list(ids.values())), p.period == period,
-                                             p.applied_at.is_(None)).values(applied_at=now))
-        finally:
-            conn.info.pop("write", None)
+    plan = _plan_values(vals, _current_for(conn, vals))
+    _write_values(conn, plan, ids)
+    p = PendingValue
+    conn.execute(update(p).where(p.submission_id.in_(list(ids.values())), p.period == period,
+                                 p.applied_at.is_(None)).values(applied_at=now))
     return sorted(ids.values())
 
 
@@ -147,3 +156,22 @@ def read_signature(engine: Engine, snapshot_id: int) -> SignatureRow:
     if at is not None:
         at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
     return SignatureRow(row.decision, row.signer, row.comment, at)
+
+
+def signed_revisions(engine: Engine) -> pd.DataFrame:
+    """Every signed revision that made pending values current: township, period, applied_at (UTC), one row
+    each, oldest first (what a rebuild replays between the files)."""
+    p = PendingValue
+    stmt = (select(Reporter.township_code, p.period, p.applied_at).join(Reporter, Reporter.code == p.reporter_code)
+            .where(p.applied_at.is_not(None)).distinct())
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    out = pd.DataFrame(rows, columns=["township_code", "period", "applied_at"])
+    out["applied_at"] = [utc(t) for t in out["applied_at"]]
+    return out.sort_values(["applied_at", "township_code", "period"], ignore_index=True)
+
+
+def processed_times(engine: Engine) -> dict[str, pd.Timestamp]:
+    """When each submission (by sha256) was loaded (UTC): the order a rebuild replays files and revisions in."""
+    with engine.connect() as conn:
+        return {sha: utc(t) for sha, t in conn.execute(select(Submission.sha256, Submission.processed_at))}
