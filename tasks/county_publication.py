@@ -133,12 +133,12 @@ def _write_files(rt: Runtime, preview: CountyPreview, header: exports.ExportHead
     """The county's tables, ranking, charts and report into `folder` (a vintage's staging folder, or the draft's)."""
     exports.write_table_exports(preview.table, header, folder, published_at)
     write_ranking_exports(preview.ranking, header, folder, published_at)
-    drawn = [charts.ytd_vs_last_year(preview.table, preview.label, folder / "chart_ytd_vs_last_year.png"),
-             charts.completion_vs_schedule(preview.table, preview.period.month, folder / "chart_completion.png"),
-             ranking_chart(preview.ranking, preview.label, preview.period.month, folder / "chart_ranking.png")]
+    drawn = [charts.ytd_vs_last_year(preview.table, preview.label),
+             charts.completion_vs_schedule(preview.table, preview.period.month),
+             ranking_chart(preview.ranking, preview.label, preview.period.month)]
     names = {t.code: t.name for t in rt.catalog.townships}
     sections = county_sections(header, preview.table, narrative(preview.table, preview.label), preview.ranking,
-                               preview.sources, names, checks, changes, [p.name for p in drawn if p is not None],
+                               preview.sources, names, checks, changes, [c for c in drawn if c is not None],
                                rt.settings.tz)
     report.write_report(folder, header, sections)
 

@@ -163,11 +163,11 @@ def _write_files(rt: Runtime, township: str, period: Period, header: exports.Exp
     exports.write_table_exports(table, header, folder, published_at)
     headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
     trend = monthly_ytd(values, rt.catalog, township, headline[: charts.TREND_INDICATORS])
-    drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month, folder)
+    drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month)
     status = reporting_status(rt.engine, rt.catalog, township, period, rt.settings.tz)
     sections = report.build_sections(header, table, narrative(table, header.period_label), status,
                                      follow_up_list(rt.engine, township, period), checks, changes,
-                                     [p.name for p in drawn])
+                                     drawn)
     report.write_report(folder, header, sections)
 
 

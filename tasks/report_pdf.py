@@ -26,7 +26,7 @@ _REGISTRY = threading.Lock()  # reportlab's font registry is global to the proce
 def _report_text(header: ExportHeader, sections: list[Section]) -> str:
     parts = [_title(header), _subtitle(header), "第页共0123456789"]
     for s in sections:
-        parts += [s.title, "⚠", *s.paragraphs]
+        parts += [s.title, "⚠", *s.paragraphs, *(c.text for c in s.charts)]
         if s.table is not None:
             parts += [str(c) for c in s.table.columns]
             parts += [str(v) for c in s.table.columns for v in s.table[c].tolist()]
@@ -127,17 +127,20 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     return table
 
 
-def _image(path: Path, width: float, max_height: float):  # noqa: ANN202
-    from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image
+def _chart(chart, font: str, width: float, max_height: float):  # noqa: ANN001, ANN202
+    """The chart's drawing as a vector flowable in the report's font, scaled down to fit (never up)."""
+    from reportlab.graphics.shapes import Drawing, Group
 
-    w, h = ImageReader(str(path)).getSize()
-    scale = min(width / w, max_height / h, 1.0 * 72 / 110 * 1.4)  # charts are 110 dpi: never blown up past ~1.4×
-    return Image(str(path), width=w * scale, height=h * scale, hAlign="CENTER")
+    drawing = chart.in_font(font)
+    scale = min(width / drawing.width, max_height / drawing.height, 1.0)
+    fitted = Drawing(drawing.width * scale, drawing.height * scale, Group(*drawing.contents,
+                                                                          transform=(scale, 0, 0, scale, 0, 0)))
+    fitted.hAlign = "CENTER"
+    return fitted
 
 
-def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> bytes:
-    """The PDF's bytes; charts are read from `folder` (where the report's PNGs are)."""
+def render_pdf(header: ExportHeader, sections: list[Section]) -> bytes:
+    """The PDF's bytes; the sections' charts are drawn into it as vector graphics."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
@@ -162,7 +165,7 @@ def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> b
         body = [Paragraph(escape(p), st["p"]) for p in s.paragraphs]
         if s.table is not None:
             body.append(_table(s, st, doc.width))
-        body += [_image(folder / i, doc.width, doc.height * 0.45) for i in s.images]
+        body += [_chart(c, font, doc.width, doc.height * 0.45) for c in s.charts]
         # The heading stays with what follows it; a long table still splits (between rows).
         story += [KeepTogether([head, *body[:1]]), *body[1:], Spacer(1, 2 * mm)]
     doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
@@ -171,5 +174,5 @@ def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> b
 
 def write_pdf(folder: Path, header: ExportHeader, sections: list[Section]) -> Path:
     path = folder / "report.pdf"
-    path.write_bytes(render_pdf(header, sections, folder))
+    path.write_bytes(render_pdf(header, sections))
     return path

@@ -143,7 +143,9 @@ def test_every_county_figure_names_the_township_vintages_it_came_from(county_rt,
         ("td", None, None, True)]
     assert manifest["lineage"]["fixed_asset_investment"] == ["ta v1", "tb v1", "tc v1"]
     assert manifest["lineage"]["industrial_output"] == ["ta v1"]
-    assert {"report.pdf", "ranking.xlsx", "chart_ranking.png"} <= set(manifest["files"])
+    assert {"report.pdf", "ranking.xlsx", "chart_ranking.svg"} <= set(manifest["files"])
+    ranking_svg = (r.folder / "chart_ranking.svg").read_text(encoding="utf-8")
+    assert "（第1位）" in ranking_svg and "（未报）" in ranking_svg  # ranked townships, and the one without a vintage
     folders, damages = verify_publish_dir(county_rt.settings.publish_dir)  # `township verify` checks it too
     assert r.folder in folders and damages == []
 
