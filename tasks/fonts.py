@@ -53,8 +53,13 @@ def text_width(text: str, size: float) -> float:
 _ADVANCES: dict[str, int] = {}  # character → advance (font units) for Latin, punctuation and kana; "" → em
 
 
+# Every subset also holds printable ASCII (digits, Latin, punctuation: ~95 small glyphs), so that the subsets of a
+# month's reports and charts depend on their Chinese characters only and are shared (memoised) across townships.
+_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F))
+
+
 def _charset(text: str) -> list[str]:
-    return sorted(c for c in set(text) if c.isprintable())
+    return sorted(c for c in set(text) | _ASCII if c.isprintable())
 
 
 def _truetype_glyph(name: str) -> tuple:
