@@ -28,11 +28,11 @@ from sqlalchemy import text
 
 import flows.publish_county  # noqa: F401  Prefect configures its terminal logging on import: here, at collection,
 # with the real stderr; first imported inside a CliRunner (tests/test_cli.py) it would keep CliRunner's closed one.
-from tasks.county_publication import publish_county, preview_county, write_county_draft
+from tasks.county_publication import publish_counties, publish_county, preview_county, write_county_draft
 from tasks.publication import publish_township
 from tasks.signoff import Signature
 from tasks.verify import verify_publish_dir
-from tests.county_catalog import EAST, write_county_catalog
+from tests.county_catalog import EAST, WEST, write_county_catalog
 from tests.test_signoff import township  # noqa: F401  (the fixture: the CLI's functions, output recorded)
 from tests.values_factory import at, submit
 from township.catalog import CatalogError, load_catalog
@@ -213,6 +213,20 @@ def test_a_month_no_township_signed_is_all_unreported_never_zero(county_rt):
 
 
 # --- the command line: `township publish --county` ---
+
+def test_counties_publish_in_parallel_each_from_its_own_townships(county_rt, october):
+    """Both counties at once (mapped over worker processes, one GX check): each its own vintage and folder, from its
+    own townships only (west's one township has no signed vintage: 未报, never 0); again: nothing new."""
+    results = publish_counties(county_rt, [EAST, WEST], OCT, False, BUREAU, published_at=at(2021, 11, 12, 1))
+    assert [(c, r.vintage, r.created, r.folder.parts[-3:]) for c, r in results.items()] == [
+        (EAST, 1, True, ("east", "2021-10", "v1")), (WEST, 1, True, ("west", "2021-10", "v1"))]
+    got = rows(county_rt.engine, "SELECT county_code, ytd_value, townships_reported, missing_townships "
+               "FROM county_indicators WHERE indicator_code = 'fixed_asset_investment' ORDER BY county_code")
+    assert got == [("east", 100000.0, 3, "td"), ("west", None, 0, "tw")]
+    assert results[EAST].check_failures.empty
+    again = publish_counties(county_rt, [EAST, WEST], OCT, False, BUREAU)
+    assert [(r.vintage, r.created) for r in again.values()] == [(1, False), (1, False)]
+
 
 def test_publish_county_writes_a_draft_without_a_signer_and_a_signed_vintage_with_one(county_rt, october, township):
     published = Path(county_rt.settings.publish_dir)
