@@ -24,7 +24,7 @@ from tasks.narrative import narrative
 from tasks.signoff import DECISION_ZH, Signature, apply_pending_revisions
 from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshots, content_hash, freeze_vintage,
                             name_change_submissions, vintage_changes)
-from tasks.status import follow_up_list, reporting_status
+from tasks.status import follow_up_view, status_table
 from tasks.pipeline import PLAIN, Step, StepRunner
 from township.periods import Period
 from warehouse.runtime import Runtime
@@ -164,9 +164,12 @@ def _write_files(rt: Runtime, township: str, period: Period, header: exports.Exp
     headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
     trend = monthly_ytd(values, rt.catalog, township, headline[: charts.TREND_INDICATORS])
     drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month)
-    status = reporting_status(rt.engine, rt.catalog, township, period, rt.settings.tz)
+    # The follow-ups are read once, for the status table's counts and for their own section.
+    follow = publish_io.read_follow_ups(rt.engine, township, str(period))
+    status = status_table(rt.catalog, township, period, rt.settings.tz,
+                          publish_io.read_submissions(rt.engine, township, str(period)), follow)
     sections = report.build_sections(header, table, narrative(table, header.period_label), status,
-                                     follow_up_list(rt.engine, township, period), checks, changes,
+                                     follow_up_view(follow), checks, changes,
                                      drawn)
     report.write_report(folder, header, sections)
 

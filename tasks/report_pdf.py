@@ -108,23 +108,45 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
         ("FONT", (0, 0), (-1, -1), font, size, cell.leading),
     ]
 
+    plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
+
     def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
         # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
         # (CJK line breaks between any two characters).
         if "\n" not in s and stringWidth(s, font, size) <= widths[col] - 2 * _PAD:
-            if kind != "cell":
-                commands.append(("ALIGN", (col, row), (col, row), _PLAIN_ALIGN[kind]))
-            if kind == "miss":
-                commands.append(("TEXTCOLOR", (col, row), (col, row), colors.HexColor(ALERT)))
+            plain[col, row] = kind
             return s
         return Paragraph(escape(s), st[kind])
 
     rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
     rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
+    commands += _plain_cell_styles(plain, len(cols), len(rows))
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
     table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(commands))
     return table
+
+
+def _plain_cell_styles(plain: dict[tuple[int, int], str], ncols: int, nrows: int) -> list[tuple]:
+    """ALIGN (and the 未报 colour) of the plain-string cells, one command per run of like cells down a column
+    instead of one per cell: platypus re-applies every command to each piece of a table it splits across pages,
+    and a township's ~270-row table had ~2,000 of them."""
+    from reportlab.lib import colors
+
+    out: list[tuple] = []
+    for col in range(ncols):
+        row = 0
+        while row < nrows:
+            kind = plain.get((col, row), "cell")
+            end = row
+            while end + 1 < nrows and plain.get((col, end + 1), "cell") == kind:
+                end += 1
+            if kind != "cell":
+                out.append(("ALIGN", (col, row), (col, end), _PLAIN_ALIGN[kind]))
+            if kind == "miss":
+                out.append(("TEXTCOLOR", (col, row), (col, end), colors.HexColor(ALERT)))
+            row = end + 1
+    return out
 
 
 def _chart(chart, font: str, width: float, max_height: float):  # noqa: ANN001, ANN202
