@@ -69,7 +69,7 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
         # processes), their snapshot tables checked in one GX run. Worker start-up is timed with it.
         from tasks.pipeline import stop_worker_processes
 
-        from tasks.county_publication import publish_county
+        from tasks.county_publication import publish_counties
         from tasks.signoff import Signature
 
         pub_timed = TimedRunner()
@@ -78,11 +78,11 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
         try:
             publish(rt, towns, PERIOD, final=False, run=pub_timed, signature=signed)
             towns_s = time.perf_counter() - t
-            # then each county's roll-up, ranking and report, from its townships' signed vintages
+            # then every county's roll-up, ranking and report, from its townships' signed vintages (counties in
+            # parallel, as the publish-county flow maps them)
             counties = [c.code for c in rt.catalog.counties
                         if publish_townships is None or {x.code for x in rt.catalog.townships_of(c.code)} <= set(towns)]
-            for county in counties:
-                publish_county(rt, county, PERIOD, False, signed, pub_timed)
+            publish_counties(rt, counties, PERIOD, False, signed, pub_timed)
             stop_worker_processes()  # their CPU time counts once they have exited
         except Exception as e:  # noqa: BLE001 - report it with the intake figures, not instead of them
             out["publish_error"] = f"{type(e).__name__}: {e}"[:300]

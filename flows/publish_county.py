@@ -19,7 +19,8 @@ from prefect.states import Completed, State
 from flows.naming import label_run, period_tag
 from flows.publish import SENT_BACK_STATE, TABLE_COLUMNS, SignOff, _records, send_queued
 from flows.runners import PrefectRunner
-from tasks.county_publication import CountyPreview, preview_county, sign_county, write_county_draft
+from tasks.county_publication import (CountyPreview, CountyResult, preview_counties, sign_counties,
+                                      write_county_draft)
 from tasks.links import published_url
 from tasks.outbox import announce_published
 from tasks.snapshot import STATUS_ZH
@@ -73,9 +74,7 @@ def _draft(rt: Runtime, p: CountyPreview) -> dict:
             "missing": p.missing, "changes": len(p.changes), "checks_failed": len(p.checks)}
 
 
-def _sign(rt: Runtime, p: CountyPreview, final: bool, signature: Signature, runner: PrefectRunner,
-          log) -> dict:  # noqa: ANN001
-    r = sign_county(rt, p, final, signature, runner)
+def _signed(rt: Runtime, p: CountyPreview, r: CountyResult, signature: Signature, log) -> dict:  # noqa: ANN001
     log.info("%s %s: county vintage %d (%s)%s, signed by %s, %s", p.county, p.period, r.vintage, r.status,
              "" if r.created else " unchanged, nothing new", signature.signer, r.folder)
     key = _key(p.county, p.period)
@@ -105,7 +104,7 @@ def publish_county_month(county: str | None = None, period: str | None = None, f
     month = Period.parse(period) if period else Period.previous_month(rt.settings.tz)
     runner = PrefectRunner()
     counties = [county] if county else [k.code for k in rt.catalog.counties]
-    previews = {c: preview_county(rt, c, month, runner, data_docs=True) for c in counties}
+    previews = preview_counties(rt, counties, month, runner, data_docs=True)
     for c, p in previews.items():
         log.info("%s %s: %d townships, %d without a signed vintage (未报): %s", c, month, len(p.sources),
                  len(p.missing), ", ".join(p.missing) or "none")
@@ -125,7 +124,8 @@ def publish_county_month(county: str | None = None, period: str | None = None, f
                                                             f"{answer.signer}：{answer.comment or '（无说明）'}")
         signature = Signature(answer.signer, answer.decision == "定报", answer.comment)
         final = signature.final
-    out = {c: _sign(rt, p, final, signature, runner, log) for c, p in previews.items()}
+    results = sign_counties(rt, list(previews.values()), final, signature, runner)  # counties in parallel
+    out = {c: _signed(rt, p, r, signature, log) for (c, p), r in zip(previews.items(), results)}
     send_queued(rt, log)
     label_run(name=f"publish counties {month}" + (f" v{out[county]['vintage']}" if county else ""),
               tags=[period_tag(month)])

@@ -24,11 +24,11 @@ from tasks.county_exports import lineage_manifest, write_ranking_exports
 from tasks.county_report import county_sections
 from tasks.narrative import narrative
 from tasks.pipeline import PLAIN, Step, StepRunner
-from tasks.gx_docs import DocsRun, snapshot_run_name
+from tasks.gx_docs import DocsRun, snapshots_run_name
 from tasks.publication import (PublishResult, checked_vintage, compare_step, data_docs_dir, draft_header,
                                export_header, publish_result)
 from tasks.signoff import Signature
-from tasks.snapshot import FrozenVintage, check_snapshot, content_hash, freeze_vintage
+from tasks.snapshot import FrozenVintage, check_snapshots, content_hash, freeze_vintage
 from township.errors import UserError
 from township.periods import Period
 from warehouse import county_io, publish_io, signoff_io
@@ -92,12 +92,12 @@ def compute_step(rt: Runtime, county: str, period: Period, sources: pd.DataFrame
             township_ranking(sources, values, rt.catalog), period_label(period))
 
 
-def check_step(rt: Runtime, table: pd.DataFrame, docs: DocsRun | None = None) -> pd.DataFrame:
-    """The snapshot suite, as for a township; a non-additive indicator's empty total is by design, not S_YTD_MISSING."""
-    checks = check_snapshot(table, docs)
+def check_step(rt: Runtime, tables: dict[str, pd.DataFrame], docs: DocsRun | None = None) -> dict[str, pd.DataFrame]:
+    """The snapshot suite, as for townships: every county's table in ONE Great Expectations run; a non-additive
+    indicator's empty total is by design, not S_YTD_MISSING."""
     not_additive = {i.code for i in rt.catalog.indicators if i.county_aggregation == "none"}
-    return checks[~(checks["code"].eq("S_YTD_MISSING") & checks["indicator_code"].isin(not_additive))] \
-        .reset_index(drop=True)
+    return {county: checks[~(checks["code"].eq("S_YTD_MISSING") & checks["indicator_code"].isin(not_additive))]
+            .reset_index(drop=True) for county, checks in check_snapshots(tables, docs).items()}
 
 
 def freeze_step(rt: Runtime, preview: CountyPreview, final: bool, signature: Signature | None,
@@ -133,12 +133,12 @@ def _write_files(rt: Runtime, preview: CountyPreview, header: exports.ExportHead
     """The county's tables, ranking, charts and report into `folder` (a vintage's staging folder, or the draft's)."""
     exports.write_table_exports(preview.table, header, folder, published_at)
     write_ranking_exports(preview.ranking, header, folder, published_at)
-    drawn = [charts.ytd_vs_last_year(preview.table, preview.label, folder / "chart_ytd_vs_last_year.png"),
-             charts.completion_vs_schedule(preview.table, preview.period.month, folder / "chart_completion.png"),
-             ranking_chart(preview.ranking, preview.label, preview.period.month, folder / "chart_ranking.png")]
+    drawn = [charts.ytd_vs_last_year(preview.table, preview.label),
+             charts.completion_vs_schedule(preview.table, preview.period.month),
+             ranking_chart(preview.ranking, preview.label, preview.period.month)]
     names = {t.code: t.name for t in rt.catalog.townships}
     sections = county_sections(header, preview.table, narrative(preview.table, preview.label), preview.ranking,
-                               preview.sources, names, checks, changes, [p.name for p in drawn if p is not None],
+                               preview.sources, names, checks, changes, [c for c in drawn if c is not None],
                                rt.settings.tz)
     report.write_report(folder, header, sections)
 
@@ -182,38 +182,78 @@ def write_county_draft(rt: Runtime, preview: CountyPreview) -> Path:
     return folder
 
 
-LOAD = Step("load the townships' signed vintages", load_step, retries=2)
-COMPUTE = Step("compute county figures and ranking", compute_step)
-COMPARE = Step("compare with the last county vintage", compare_step, retries=2)
-CHECK = Step("check the county snapshot (Great Expectations)", check_step)
-FREEZE = Step("freeze the county vintage", freeze_step, retries=1)
-EXPORT = Step("write county files and report", export_step, retries=2)
+def prepare_step(county: str, rt: Runtime, period: Period) -> tuple:
+    """One county's month up to the check, with the runner's item first: its townships' signed vintages and their
+    figures, the county figures, ranking and label, the last county vintage and the changes."""
+    sources, values = load_step(rt, county, period)
+    table, ranking, label = compute_step(rt, county, period, sources, values)
+    latest, changes = compare_step(rt, county, period, table, NO_SUBMISSIONS)
+    return sources, values, table, ranking, label, latest, changes
+
+
+def sign_step(preview: CountyPreview, rt: Runtime, final: bool, signature: Signature | None,
+              published_at: dt.datetime | None = None) -> CountyResult:
+    """One previewed county signed: its vintage frozen (a new one only if a figure or a township vintage changed),
+    its folder written. Both parts are idempotent, so the step is retried as one."""
+    frozen = freeze_step(rt, preview, final, signature, published_at)
+    result = publish_result(frozen, preview.table, export_step(rt, preview, frozen), signature)
+    result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
+    return CountyResult(**vars(result), preview=preview)
+
+
+# Counties are independent (each reads only its own townships' signed vintages): mapped over the runner like the
+# townships (tasks/publication.py), in worker processes, their tables checked in one Great Expectations run.
+PREPARE = Step("load, compute and compare a county", prepare_step, retries=2, processes=True)
+CHECK = Step("check the county snapshots (Great Expectations)", check_step)
+SIGN = Step("freeze and export a county", sign_step, retries=2, processes=True)
+
+
+def preview_counties(rt: Runtime, counties: list[str], period: Period, run: StepRunner = PLAIN, *,
+                     data_docs: bool = False) -> dict[str, CountyPreview]:
+    """Compute and check many counties' month from their townships' latest signed vintages; freezes nothing.
+    data_docs: also keep the check in the publish folder's GX Data Docs (`snapshot <county> <period> v<vintage>`;
+    several: `snapshot <period> <n> counties`)."""
+    for county in counties:
+        county_townships(rt, county)  # an unknown county fails here, in the caller, with its message
+    prepared = run.map(PREPARE, list(counties), rt, period)
+    digests = {c: content_hash(p[2], p[4], p[0][publish_io.SOURCE_COLUMNS]) for c, p in zip(counties, prepared)}
+    docs = None
+    if data_docs:
+        vintages = {c: checked_vintage(p[5], digests[c]) for c, p in zip(counties, prepared)}
+        docs = DocsRun(data_docs_dir(rt), snapshots_run_name(str(period), vintages, "counties"))
+    checks = run(CHECK, rt, {c: p[2] for c, p in zip(counties, prepared)}, docs)
+    return {c: CountyPreview(c, period, sources, values, table, ranking, label, checks[c], digests[c], latest, changes)
+            for c, (sources, values, table, ranking, label, latest, changes) in zip(counties, prepared)}
 
 
 def preview_county(rt: Runtime, county: str, period: Period, run: StepRunner = PLAIN, *,
                    data_docs: bool = False) -> CountyPreview:
-    """Compute and check a county's month from its townships' latest signed vintages; freezes nothing."""
-    sources, values = run(LOAD, rt, county, period)
-    table, ranking, label = run(COMPUTE, rt, county, period, sources, values)
-    latest, changes = run(COMPARE, rt, county, period, table, NO_SUBMISSIONS)
-    digest = content_hash(table, label, sources[publish_io.SOURCE_COLUMNS])
-    docs = DocsRun(data_docs_dir(rt), snapshot_run_name(county, str(period), checked_vintage(latest, digest))) \
-        if data_docs else None
-    checks = run(CHECK, rt, table, docs)
-    return CountyPreview(county, period, sources, values, table, ranking, label, checks, digest, latest, changes)
+    """preview_counties for one county."""
+    return preview_counties(rt, [county], period, run, data_docs=data_docs)[county]
+
+
+def sign_counties(rt: Runtime, previews: list[CountyPreview], final: bool, signature: Signature | None,
+                  run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> list[CountyResult]:
+    """Freeze each previewed county month signed by `signature` and write its folder, counties in parallel through
+    `run.map`; results in the previews' order."""
+    return run.map(SIGN, list(previews), rt, final, signature, published_at)
 
 
 def sign_county(rt: Runtime, preview: CountyPreview, final: bool, signature: Signature | None,
                 run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> CountyResult:
-    """Freeze the previewed county month signed by `signature` (a new vintage only if a figure or a township
-    vintage changed) and write its folder."""
-    frozen = run(FREEZE, rt, preview, final, signature, published_at)
-    result = publish_result(frozen, preview.table, run(EXPORT, rt, preview, frozen), signature)
-    result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
-    return CountyResult(**vars(result), preview=preview)
+    """sign_counties for one county."""
+    return sign_counties(rt, [preview], final, signature, run, published_at=published_at)[0]
+
+
+def publish_counties(rt: Runtime, counties: list[str], period: Period, final: bool, signature: Signature | None,
+                     run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> dict[str, CountyResult]:
+    """Preview and sign many counties' month at once (the bench, scripts); results by county."""
+    previews = preview_counties(rt, counties, period, run)
+    return dict(zip(previews, sign_counties(rt, list(previews.values()), final, signature, run,
+                                            published_at=published_at)))
 
 
 def publish_county(rt: Runtime, county: str, period: Period, final: bool, signature: Signature | None,
                    run: StepRunner = PLAIN, *, published_at: dt.datetime | None = None) -> CountyResult:
     """Preview and sign a county's month at once (tests, scripts)."""
-    return sign_county(rt, preview_county(rt, county, period, run), final, signature, run, published_at=published_at)
+    return publish_counties(rt, [county], period, final, signature, run, published_at=published_at)[county]

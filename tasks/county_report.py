@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tasks.charts import Chart
 from tasks.county_exports import RANKING_SHEET, rank_text
 from tasks.exports import MISSING, NOT_APPLICABLE, ExportHeader
 from tasks.report import Section, _changes_view, _num, display_table, opening_sections
@@ -45,7 +46,7 @@ def sources_view(sources: pd.DataFrame, names: dict[str, str], tz) -> pd.DataFra
 
 def county_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, ranking: pd.DataFrame,
                     sources: pd.DataFrame, names: dict[str, str], checks: pd.DataFrame, changes: pd.DataFrame,
-                    charts: list[str], tz) -> list[Section]:  # noqa: ANN001
+                    charts: list[Chart], tz) -> list[Section]:  # noqa: ANN001
     sections = opening_sections(paragraph, checks)
     notes = ["全县数据由各乡镇最新签发版本汇总，未经签发的数据不进入汇总；“未报”表示乡镇本月无签发数据，不按0计算。",
              "同比按可比口径计算：只汇总本年与上年同期均有数据的乡镇。完成率对照县下达的年度任务。"]
@@ -64,5 +65,5 @@ def county_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, r
     signed = int(sources["source_snapshot_id"].notna().sum())
     summary = f"应报{len(sources)}个乡镇：已签发{signed}个，未报{len(sources) - signed}个。"
     sections.append(Section("乡镇报送与数据来源（完整性）", [summary], table=sources_view(sources, names, tz)))
-    sections.append(Section("图表", images=charts))
+    sections.append(Section("图表", charts=charts))
     return sections

@@ -37,8 +37,29 @@ def _source():  # noqa: ANN202
     return TTFont(str(cjk_font_path()), lazy=True)
 
 
+def text_width(text: str, size: float) -> float:
+    """Width in points of `text` set in this font at `size` (the glyphs' advance widths; a character the font
+    lacks counts one em): what the charts lay their labels out by."""
+    with _LOCK:
+        if not _ADVANCES:
+            src = _source()
+            cmap, hmtx, em = src.getBestCmap(), src["hmtx"], src["head"].unitsPerEm
+            _ADVANCES.update({"": em})
+            _ADVANCES.update({chr(u): hmtx[g][0] for u, g in cmap.items() if u < 0x3100 or 0xFF00 <= u < 0xFFF0})
+        em = _ADVANCES[""]
+        return sum(_ADVANCES.get(c, em) for c in text) * size / em
+
+
+_ADVANCES: dict[str, int] = {}  # character → advance (font units) for Latin, punctuation and kana; "" → em
+
+
+# Every subset also holds printable ASCII (digits, Latin, punctuation: ~95 small glyphs), so that the subsets of a
+# month's reports and charts depend on their Chinese characters only and are shared (memoised) across townships.
+_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F))
+
+
 def _charset(text: str) -> list[str]:
-    return sorted({c for c in text if c.isprintable()})
+    return sorted(c for c in set(text) | _ASCII if c.isprintable())
 
 
 def _truetype_glyph(name: str) -> tuple:
@@ -140,13 +161,20 @@ class _Brotli9:
 
 
 def woff2_subset(text: str) -> bytes:
-    """A WOFF2 font (brotli) with the glyphs of `text`: some tens of KB for a report instead of 16 MB."""
+    """A WOFF2 font (brotli) with the glyphs of `text`: some tens of KB for a report instead of 16 MB.
+    Memoised by the characters (the output depends on nothing else): a month's reports and charts of many
+    townships differ mostly in digits, so they share a few subsets, each built once per process."""
+    return _woff2_of_charset("".join(_charset(text)))
+
+
+@lru_cache(maxsize=256)
+def _woff2_of_charset(charset: str) -> bytes:
     import brotli
     from fontTools.ttLib import woff2
     from fontTools.ttLib.woff2 import WOFF2FlavorData
 
     with _LOCK:
-        font = _build(text)
+        font = _build(charset)
         # No glyf/loca transform: it halves the time to write and costs a few per cent of size at this scale.
         font.flavorData = WOFF2FlavorData(transformedTables=())
         # Brotli quality 9 instead of fontTools' fixed 11: ~15× faster (11 was a fifth of a township's publish)

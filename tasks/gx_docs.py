@@ -52,12 +52,13 @@ def snapshot_run_name(township: str, period: str, vintage: int) -> str:
     return f"snapshot {township} {period} v{vintage}"
 
 
-def snapshots_run_name(period: str, vintages: dict[str, int]) -> str:
-    """One check of several townships' tables (one GX run): `snapshot 2021-10 20 townships`; of one, as above."""
+def snapshots_run_name(period: str, vintages: dict[str, int], units: str = "townships") -> str:
+    """One check of several org units' tables (one GX run): `snapshot 2021-10 20 townships` (or counties); of
+    one, as above."""
     if len(vintages) == 1:
-        [(township, vintage)] = vintages.items()
-        return snapshot_run_name(township, period, vintage)
-    return f"snapshot {period} {len(vintages)} townships"
+        [(unit, vintage)] = vintages.items()
+        return snapshot_run_name(unit, period, vintage)
+    return f"snapshot {period} {len(vintages)} {units}"
 
 
 def _site_config(site: Path) -> dict:

@@ -25,7 +25,7 @@ from tasks.narrative import narrative
 from tasks.signoff import DECISION_ZH, Signature
 from tasks.snapshot import (STATUS_ZH, FrozenVintage, check_snapshots, content_hash, freeze_vintage,
                             name_change_submissions, vintage_changes)
-from tasks.status import follow_up_list, reporting_status
+from tasks.status import follow_up_view, status_table
 from tasks.pipeline import PLAIN, Step, StepRunner
 from township.errors import UserError
 from township.periods import Period
@@ -202,11 +202,14 @@ def _write_files(rt: Runtime, township: str, period: Period, header: exports.Exp
     exports.write_table_exports(table, header, folder, published_at)
     headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
     trend = monthly_ytd(values, rt.catalog, township, headline[: charts.TREND_INDICATORS])
-    drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month, folder)
-    status = reporting_status(rt.engine, rt.catalog, township, period, rt.settings.tz)
+    drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month)
+    # The follow-ups are read once, for the status table's counts and for their own section.
+    follow = publish_io.read_follow_ups(rt.engine, township, str(period))
+    status = status_table(rt.catalog, township, period, rt.settings.tz,
+                          publish_io.read_submissions(rt.engine, township, str(period)), follow)
     sections = report.build_sections(header, table, narrative(table, header.period_label), status,
-                                     follow_up_list(rt.engine, township, period), checks, changes,
-                                     [p.name for p in drawn])
+                                     follow_up_view(follow), checks, changes,
+                                     drawn)
     report.write_report(folder, header, sections)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from tasks import fonts
+from tasks.charts import Chart
 from tasks.exports import MISSING, NOT_APPLICABLE, ExportHeader
 from tasks.status import STATUS_ZH
 
@@ -23,7 +24,7 @@ class Section:
     title: str
     paragraphs: list[str] = field(default_factory=list)
     table: pd.DataFrame | None = None
-    images: list[str] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)  # drawn by tasks/charts.py, filed beside the report
     alert: bool = False
 
 
@@ -91,7 +92,7 @@ def opening_sections(paragraph: str, checks: pd.DataFrame) -> list[Section]:
 
 def build_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, status: pd.DataFrame,
                    follow_ups: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame,
-                   charts: list[str]) -> list[Section]:
+                   charts: list[Chart]) -> list[Section]:
     sections = opening_sections(paragraph, checks)
     notes = ["“未报”表示应报单位未报送，不按0计算；“—”表示无可比基数或不适用。",
              "同比按可比口径计算：只比较本年与上年均报送的单位。"]
@@ -113,7 +114,7 @@ def build_sections(header: ExportHeader, table: pd.DataFrame, paragraph: str, st
         sections.append(Section("待核实事项（合理性提示）", table=follow_ups.rename(columns={
             "reporter": "单位", "indicator": "指标", "code": "代码", "message_zh": "提示", "note": "备注",
             "file": "文件", "cell": "单元格"})))
-    sections.append(Section("图表", images=charts))
+    sections.append(Section("图表", charts=charts))
     return sections
 
 
@@ -160,7 +161,7 @@ def render_markdown(header: ExportHeader, sections: list[Section]) -> str:
             for row in zip(*[s.table[c].tolist() for c in cols]):
                 out.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
             out.append("")
-        out += [f"![{Path(i).stem}]({i})\n" for i in s.images]
+        out += [f"![{escape_markdown(c.title)}]({c.name})\n" for c in s.charts]
     out += ["---", "", _footer(header)]
     return "\n".join(out).rstrip() + "\n"
 
@@ -178,7 +179,7 @@ th,td{border:1px solid #999;padding:3px 6px}
 th{background:#E8EEF7}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.miss{color:#9C0006;text-align:center}
-img{max-width:100%;margin:.5em 0}
+figure{margin:.5em 0}figure svg{max-width:100%;height:auto}
 @media print{body{margin:0;max-width:none}section{page-break-inside:avoid}}
 """
 
@@ -210,7 +211,8 @@ def render_html(header: ExportHeader, sections: list[Section]) -> str:
             body += ["<tr>" + "".join(_td(v) for v in row) + "</tr>"
                      for row in zip(*[s.table[c].tolist() for c in cols])]
             body.append("</tbody></table>")
-        body += [f'<img src="{html.escape(i)}" alt="{html.escape(Path(i).stem)}">' for i in s.images]
+        # Inline: the chart's text is set in the page's own font (below), as the tables are.
+        body += [f'<figure>{c.svg(inline=True)}</figure>' for c in s.charts]
         body.append("</section>")
     body.append(f'<footer class="sub">{html.escape(_footer(header))}</footer>')
     text = "\n".join(body)
@@ -221,9 +223,13 @@ def render_html(header: ExportHeader, sections: list[Section]) -> str:
 
 
 def write_report(folder: Path, header: ExportHeader, sections: list[Section]) -> list[Path]:
-    """report.md, report.html and report.pdf in the vintage folder (charts: the PNGs already in the folder)."""
+    """report.md, report.html and report.pdf in the vintage folder, and the sections' charts as SVG files beside
+    them (report.md shows those)."""
     from tasks.report_pdf import write_pdf
 
+    for s in sections:
+        for c in s.charts:
+            c.write(folder)
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(render_markdown(header, sections), encoding="utf-8")
     page.write_text(render_html(header, sections), encoding="utf-8")

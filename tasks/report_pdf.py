@@ -26,7 +26,7 @@ _REGISTRY = threading.Lock()  # reportlab's font registry is global to the proce
 def _report_text(header: ExportHeader, sections: list[Section]) -> str:
     parts = [_title(header), _subtitle(header), "第页共0123456789"]
     for s in sections:
-        parts += [s.title, "⚠", *s.paragraphs]
+        parts += [s.title, "⚠", *s.paragraphs, *(c.text for c in s.charts)]
         if s.table is not None:
             parts += [str(c) for c in s.table.columns]
             parts += [str(v) for c in s.table.columns for v in s.table[c].tolist()]
@@ -108,36 +108,61 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
         ("FONT", (0, 0), (-1, -1), font, size, cell.leading),
     ]
 
+    plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
+
     def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
         # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
         # (CJK line breaks between any two characters).
         if "\n" not in s and stringWidth(s, font, size) <= widths[col] - 2 * _PAD:
-            if kind != "cell":
-                commands.append(("ALIGN", (col, row), (col, row), _PLAIN_ALIGN[kind]))
-            if kind == "miss":
-                commands.append(("TEXTCOLOR", (col, row), (col, row), colors.HexColor(ALERT)))
+            plain[col, row] = kind
             return s
         return Paragraph(escape(s), st[kind])
 
     rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
     rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
+    commands += _plain_cell_styles(plain, len(cols), len(rows))
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
     table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(commands))
     return table
 
 
-def _image(path: Path, width: float, max_height: float):  # noqa: ANN202
-    from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image
+def _plain_cell_styles(plain: dict[tuple[int, int], str], ncols: int, nrows: int) -> list[tuple]:
+    """ALIGN (and the 未报 colour) of the plain-string cells, one command per run of like cells down a column
+    instead of one per cell: platypus re-applies every command to each piece of a table it splits across pages,
+    and a township's ~270-row table had ~2,000 of them."""
+    from reportlab.lib import colors
 
-    w, h = ImageReader(str(path)).getSize()
-    scale = min(width / w, max_height / h, 1.0 * 72 / 110 * 1.4)  # charts are 110 dpi: never blown up past ~1.4×
-    return Image(str(path), width=w * scale, height=h * scale, hAlign="CENTER")
+    out: list[tuple] = []
+    for col in range(ncols):
+        row = 0
+        while row < nrows:
+            kind = plain.get((col, row), "cell")
+            end = row
+            while end + 1 < nrows and plain.get((col, end + 1), "cell") == kind:
+                end += 1
+            if kind != "cell":
+                out.append(("ALIGN", (col, row), (col, end), _PLAIN_ALIGN[kind]))
+            if kind == "miss":
+                out.append(("TEXTCOLOR", (col, row), (col, end), colors.HexColor(ALERT)))
+            row = end + 1
+    return out
 
 
-def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> bytes:
-    """The PDF's bytes; charts are read from `folder` (where the report's PNGs are)."""
+def _chart(chart, font: str, width: float, max_height: float):  # noqa: ANN001, ANN202
+    """The chart's drawing as a vector flowable in the report's font, scaled down to fit (never up)."""
+    from reportlab.graphics.shapes import Drawing, Group
+
+    drawing = chart.in_font(font)
+    scale = min(width / drawing.width, max_height / drawing.height, 1.0)
+    fitted = Drawing(drawing.width * scale, drawing.height * scale, Group(*drawing.contents,
+                                                                          transform=(scale, 0, 0, scale, 0, 0)))
+    fitted.hAlign = "CENTER"
+    return fitted
+
+
+def render_pdf(header: ExportHeader, sections: list[Section]) -> bytes:
+    """The PDF's bytes; the sections' charts are drawn into it as vector graphics."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
@@ -162,7 +187,7 @@ def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> b
         body = [Paragraph(escape(p), st["p"]) for p in s.paragraphs]
         if s.table is not None:
             body.append(_table(s, st, doc.width))
-        body += [_image(folder / i, doc.width, doc.height * 0.45) for i in s.images]
+        body += [_chart(c, font, doc.width, doc.height * 0.45) for c in s.charts]
         # The heading stays with what follows it; a long table still splits (between rows).
         story += [KeepTogether([head, *body[:1]]), *body[1:], Spacer(1, 2 * mm)]
     doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
@@ -171,5 +196,5 @@ def render_pdf(header: ExportHeader, sections: list[Section], folder: Path) -> b
 
 def write_pdf(folder: Path, header: ExportHeader, sections: list[Section]) -> Path:
     path = folder / "report.pdf"
-    path.write_bytes(render_pdf(header, sections, folder))
+    path.write_bytes(render_pdf(header, sections))
     return path

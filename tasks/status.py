@@ -53,7 +53,11 @@ def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, 
 
 def follow_up_list(engine: Engine, township: str, period: Period | str) -> pd.DataFrame:
     """Soft warnings on current values: reporter, indicator, code, message_zh, note, file, cell."""
-    df = publish_io.read_follow_ups(engine, township, str(period))
+    return follow_up_view(publish_io.read_follow_ups(engine, township, str(period)))
+
+
+def follow_up_view(df: pd.DataFrame) -> pd.DataFrame:
+    """The pure part of `follow_up_list`, from publish_io.read_follow_ups' rows."""
     cell = [f"{s}!{c}" if s and c else (c or s or "") for s, c in zip(df["sheet"].tolist(), df["cell"].tolist())]
     return pd.DataFrame({
         "reporter": df["reporter_code"], "indicator": df["indicator_code"], "code": df["code"],

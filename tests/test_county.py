@@ -28,11 +28,11 @@ from sqlalchemy import text
 
 import flows.publish_county  # noqa: F401  Prefect configures its terminal logging on import: here, at collection,
 # with the real stderr; first imported inside a CliRunner (tests/test_cli.py) it would keep CliRunner's closed one.
-from tasks.county_publication import publish_county, preview_county, write_county_draft
+from tasks.county_publication import publish_counties, publish_county, preview_county, write_county_draft
 from tasks.publication import publish_township
 from tasks.signoff import Signature
 from tasks.verify import verify_publish_dir
-from tests.county_catalog import EAST, write_county_catalog
+from tests.county_catalog import EAST, WEST, write_county_catalog
 from tests.test_reporters_loop import webhook  # noqa: F401  (the fixture: a webhook server on loopback)
 from tests.test_signoff import township  # noqa: F401  (the fixture: the CLI's functions, output recorded)
 from tests.values_factory import at, submit
@@ -144,7 +144,9 @@ def test_every_county_figure_names_the_township_vintages_it_came_from(county_rt,
         ("td", None, None, True)]
     assert manifest["lineage"]["fixed_asset_investment"] == ["ta v1", "tb v1", "tc v1"]
     assert manifest["lineage"]["industrial_output"] == ["ta v1"]
-    assert {"report.pdf", "ranking.xlsx", "chart_ranking.png"} <= set(manifest["files"])
+    assert {"report.pdf", "ranking.xlsx", "chart_ranking.svg"} <= set(manifest["files"])
+    ranking_svg = (r.folder / "chart_ranking.svg").read_text(encoding="utf-8")
+    assert "（第1位）" in ranking_svg and "（未报）" in ranking_svg  # ranked townships, and the one without a vintage
     folders, damages = verify_publish_dir(county_rt.settings.publish_dir)  # `township verify` checks it too
     assert r.folder in folders and damages == []
 
@@ -212,6 +214,20 @@ def test_a_month_no_township_signed_is_all_unreported_never_zero(county_rt):
 
 
 # --- the command line: `township publish --county` ---
+
+def test_counties_publish_in_parallel_each_from_its_own_townships(county_rt, october):
+    """Both counties at once (mapped over worker processes, one GX check): each its own vintage and folder, from its
+    own townships only (west's one township has no signed vintage: 未报, never 0); again: nothing new."""
+    results = publish_counties(county_rt, [EAST, WEST], OCT, False, BUREAU, published_at=at(2021, 11, 12, 1))
+    assert [(c, r.vintage, r.created, r.folder.parts[-3:]) for c, r in results.items()] == [
+        (EAST, 1, True, ("east", "2021-10", "v1")), (WEST, 1, True, ("west", "2021-10", "v1"))]
+    got = rows(county_rt.engine, "SELECT county_code, ytd_value, townships_reported, missing_townships "
+               "FROM county_indicators WHERE indicator_code = 'fixed_asset_investment' ORDER BY county_code")
+    assert got == [("east", 100000.0, 3, "td"), ("west", None, 0, "tw")]
+    assert results[EAST].check_failures.empty
+    again = publish_counties(county_rt, [EAST, WEST], OCT, False, BUREAU)
+    assert [(r.vintage, r.created) for r in again.values()] == [(1, False), (1, False)]
+
 
 def test_publish_county_writes_a_draft_without_a_signer_and_a_signed_vintage_with_one(county_rt, october, township):
     published = Path(county_rt.settings.publish_dir)

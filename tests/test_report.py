@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
+import base64
+import io
+import re
 
 import pandas as pd
 import pytest
+from fontTools.ttLib import TTFont
 
 from tasks import charts
 from tasks.compute import compute_township
@@ -72,8 +75,12 @@ def test_report_has_every_section_and_self_contained_html(runtime):
     assert "固定资产投资同比变动超过±50%" in md and "报表!E7" in md
     assert "| 公共财政预算收入 | 万元 | 未报 | 未报 |" in md
     html = (r.folder / "report.html").read_text(encoding="utf-8")
-    for png in ("chart_ytd_vs_last_year.png", "chart_completion.png", "chart_monthly_trend.png"):
-        assert f'src="{png}"' in html and (r.folder / png).stat().st_size > 5000
+    # The charts: inline in the page (their text in the page's font), and as SVG files beside it for report.md.
+    for svg, title in (("chart_ytd_vs_last_year.svg", "1-10月累计与去年同期对比"), ("chart_completion.svg", "完成率与序时进度"),
+                       ("chart_monthly_trend.svg", "累计值逐月走势")):
+        assert f'<svg role="img" aria-label="{title}"' in html and f"]({svg})" in md
+        assert f"<title>{title}</title>" in (r.folder / svg).read_text(encoding="utf-8")
+    assert html.count("<svg ") == 3 and "<img" not in html
     assert "<script" not in html and "http" not in html  # self-contained: nothing loaded from elsewhere
 
 
@@ -85,11 +92,19 @@ def test_charts_render_chinese_without_missing_glyphs(tmp_path, catalog):
     from tasks.compute import monthly_ytd
 
     trend = monthly_ytd(values, catalog, "taoyuan", ["fixed_asset_investment", "industrial_output"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        paths = charts.draw_charts(table, trend, "1-10月", 2021, 10, tmp_path)
-    assert [str(w.message) for w in caught if "Glyph" in str(w.message) or "font" in str(w.message).lower()] == []
-    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+    drawn = charts.draw_charts(table, trend, "1-10月", 2021, 10)
+    assert [c.name for c in drawn] == ["chart_ytd_vs_last_year.svg", "chart_completion.svg", "chart_monthly_trend.svg"]
+    # Every character a chart shows is a glyph of the font each chart file carries (no box for a missing glyph).
+    for chart in drawn:
+        doc = chart.write(tmp_path).read_text(encoding="utf-8")
+        woff2 = re.search(r'src:url\(data:font/woff2;base64,([A-Za-z0-9+/=]+)\)', doc)
+        font = TTFont(io.BytesIO(base64.b64decode(woff2.group(1))))
+        assert font["name"].getDebugName(1).startswith(charts.cjk_font())
+        shown = {ch for ch in chart.text if not ch.isspace()}
+        assert "固定资产投资" in chart.text or chart.name == "chart_completion.svg"
+        assert shown - {chr(u) for u in font.getBestCmap()} == set(), chart.name
+        assert "font-family: 'Report CJK'" in doc
+    assert "固定资产投资（万元）" in drawn[2].text and "未报" in drawn[2].text  # a panel without figures says so
     assert charts.cjk_font() == "Noto Sans CJK SC"
 
 
