@@ -103,6 +103,13 @@ def _none(values: np.ndarray) -> list:
     return [None if v != v else float(v) for v in values]
 
 
+def _datetimes(times: pd.Series) -> list[dt.datetime | None]:
+    """Aware UTC timestamps as datetimes (NaT as None) through numpy: a pandas Timestamp per value costs
+    ~4 µs, 3 s a province month."""
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").tolist()
+    return [None if t is None else t.replace(tzinfo=dt.timezone.utc) for t in naive]
+
+
 def _sqlite_time(t: dt.datetime | None) -> str | None:
     if t is None:
         return None
@@ -299,8 +306,7 @@ def _write_values(conn: Connection, plan: pd.DataFrame, ids: dict[str, int]) -> 
         _none(changes["month_value"].to_numpy(dtype="float64")), _none(changes["ytd_value"].to_numpy(dtype="float64")),
         fit_column(ValueHistory.__table__.c.note, [n or None for n in changes["note"].fillna("").tolist()]),
         [ids[h] for h in changes["sha256"]],
-        [t.to_pydatetime() for t in changes["valid_from"]],
-        [None if pd.isna(t) else t.to_pydatetime() for t in changes["valid_to"]],
+        _datetimes(changes["valid_from"]), _datetimes(changes["valid_to"]),
     ]
     # Insert in ascending valid_from so that no two current rows of a key exist at any moment.
     rows = list(zip(*columns))
