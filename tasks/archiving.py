@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from tasks.inbox import archive, archive_relpath, make_durable
+from tasks.inbox import archive, archive_relpath, io_map, make_durable
 from tasks.read_files import FileRead
 from township.conflicts import Conflict
 
@@ -26,19 +26,20 @@ def archive_reads(archive_root: str, reads: list[FileRead]) -> Archived:
     """Archive every read file's raw bytes (write-once) before anything is stored.
     A file refused for its folder is kept under no reporter (its folder names none)."""
     out = Archived()
+    todo = []  # (item, relpath) to write; written in threads, recorded in the reads' order
     for r in reads:
         it = r.item
         reporter = it.folder if r.conflict is None or r.conflict.code != "E_WRONG_FOLDER" else ""
         relpath = archive_relpath(reporter, r.period, it.sha256, it.name)
-        if it.refused is not None:  # refused unread (a link, a FIFO, too large): nothing to keep but its receipt
-            out.paths[it.sha256] = relpath
-            continue
-        try:
-            out.paths[it.sha256] = archive(archive_root, relpath, it.data)
-        except OSError as e:
-            log.warning("%s not archived, deferred to the next run: %s", it.path, e)
+        out.paths[it.sha256] = relpath
+        if it.refused is None:  # refused unread (a link, a FIFO, too large): nothing to keep but its receipt
+            todo.append((it, relpath))
+    for (it, _), done in zip(todo, io_map(lambda job: archive(archive_root, job[1], job[0].data), todo)):
+        if isinstance(done, OSError):
+            del out.paths[it.sha256]
+            log.warning("%s not archived, deferred to the next run: %s", it.path, done)
             out.failed[it.sha256] = Conflict("E_ARCHIVE_FAILED", file_name=it.name,
-                                             found=f"{type(e).__name__}: {e.strerror or e}")
+                                             found=f"{type(done).__name__}: {done.strerror or done}")
     try:
         make_durable(archive_root)  # on disk before the load records them: one flush for the whole batch
     except OSError as e:  # the disk lost a write, and which one is unknown: none of the batch counts as archived

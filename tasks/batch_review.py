@@ -5,6 +5,7 @@ The review step of the intake pipeline (tasks/intake_pipeline.py); `township che
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import chain
@@ -93,9 +94,11 @@ def review_run(reads: list[FileRead], catalog: Catalog, warehouse_values, today:
 
 def _decide(reads: list[FileRead], frame: pd.DataFrame, conflicts: pd.DataFrame, catalog: Catalog,
             tz: ZoneInfo) -> pd.DataFrame:
-    errors = conflicts.loc[conflicts["severity"] == "error", "sha256"].value_counts()
-    warnings = conflicts.loc[conflicts["severity"] == "warning", "sha256"].value_counts()
-    rows_per_file = frame.groupby("file_key").size() if not frame.empty else pd.Series(dtype="int64")
+    # plain dicts: a pandas lookup per file costs more than the rest of the loop (32,000 files a province month)
+    errors = conflicts.loc[conflicts["severity"] == "error", "sha256"].value_counts().to_dict()
+    warnings = conflicts.loc[conflicts["severity"] == "warning", "sha256"].value_counts().to_dict()
+    rows_per_file = frame.groupby("file_key").size().to_dict() if not frame.empty else {}
+    deadlines: dict[str, dt.datetime] = {}
     out = []
     for r in reads:
         it = r.item
@@ -104,7 +107,9 @@ def _decide(reads: list[FileRead], frame: pd.DataFrame, conflicts: pd.DataFrame,
                                                             else ACCEPTED)
         on_time = None
         if r.period and reporter:
-            on_time = it.received_at <= catalog.deadline_for(Period.parse(r.period), tz)
+            if r.period not in deadlines:
+                deadlines[r.period] = catalog.deadline_for(Period.parse(r.period), tz)
+            on_time = it.received_at <= deadlines[r.period]
         out.append({
             "sha256": it.sha256, "inbox_folder": it.folder, "reporter_code": reporter.code if reporter else "",
             "township_code": reporter.township if reporter else "", "period": r.period or "",

@@ -78,7 +78,10 @@ def add_catalog_facts(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     df["allow_negative"] = df["allow_negative"].fillna(True).astype(bool)
     # 单位代码 left blank or naming a catalog reporter; else E_REPORTER_UNKNOWN (and not also a mismatch).
     # Blank counts as known so the rule needs no row_condition (each is a pandas query over the batch).
-    df["declared_known"] = df["declared_reporter"].eq("") | df["declared_reporter"].isin(list(catalog.reporter_by_code))
+    # (asked of the few distinct codes written, not of the catalog's every reporter: 32,400 in a province)
+    declared = df["declared_reporter"]
+    known = [d for d in declared.unique() if d == "" or d in catalog.reporter_by_code]
+    df["declared_known"] = declared.isin(known)
     df["decimals"] = df["decimals"].fillna(2).astype("int64")
     df["period"] = parse_periods(df["period_raw"])
     df["period_index"] = _period_index(df["period"])

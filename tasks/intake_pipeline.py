@@ -107,12 +107,15 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
         docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
             if data_docs else None
         reviewed = run(REVIEW, rt, reads, today, None, docs, held)
+        for r in reads:
+            r.columns = None  # in the reviewed frame now: not kept through the load and the receipts
         part = batch_of(pulled, batch, last=n == len(batches))
         result = run(LOAD, rt, reviewed, archived, part)
         # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
         summary.merge(run(RECEIPTS, rt, receipts_root or s.archive, result, part,
                           None if receipts_root else s.inbox))
         logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
+        del reads, archived, reviewed, result  # not alive while the next batch is read: one batch in memory
     return summary
 
 

@@ -7,12 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import fsspec
 import pandas as pd
 
 from tasks.archiving import Archived
 from tasks.batch_review import ACCEPTED, DEFERRED, DUPLICATE, PENDING, REJECTED, WITH_WARNINGS
-from tasks.inbox import make_durable, write_beside
+from tasks.inbox import io_map, make_durable, write_beside
 from tasks.outbox import enqueue_rejections
 from tasks.pull import Pulled
 from township.catalog import Catalog
@@ -148,14 +147,9 @@ def reply_relpath(sub: dict) -> str:
     return f"{folder + '/' if folder else ''}{REPLY_FOLDER}/{sub['file_name']}.{sub['sha256'][:8]}"
 
 
-def return_to_reporter(inbox: str, relpath: str, receipt_json: str, receipt_md: str, made: set[str]) -> None:
-    """The receipt, Markdown (Chinese first) and JSON, in the reporter's 回执 folder; atomic, rewritten
-    whole when written again. `made`: folders this run already created."""
-    folder = relpath.rsplit("/", 1)[0]
-    if folder not in made:
-        fs, base = fsspec.core.url_to_fs(inbox)
-        fs.makedirs(f"{base.rstrip('/')}/{folder}", exist_ok=True)
-        made.add(folder)
+def return_to_reporter(inbox: str, relpath: str, receipt_json: str, receipt_md: str) -> None:
+    """The receipt, Markdown (Chinese first) and JSON, in the reporter's 回执 folder (made if missing);
+    atomic, rewritten whole when written again."""
     write_beside(inbox, relpath, ".receipt.md", receipt_md)
     write_beside(inbox, relpath, ".receipt.json", receipt_json)
 
@@ -177,20 +171,26 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
     for sid, *values in zip(conflicts["submission_id"], *(conflicts[c].tolist() for c in cols)):
         by_sub.setdefault(sid, []).append({k: (None if v is None or v != v else v) for k, v in zip(cols, values)})
     this_batch = set(result.submission_ids.values())
-    written, rejected, replies, made = [], [], {}, set()
+    written, rejected, replies = [], [], {}
+    answers = []  # (sub, receipt, json, markdown): built here, written in threads (the writes wait on the disk)
     for sub in subs.to_dict("records"):  # one per file: small
         sub["path"] = sub["path"] or sub["file_name"]
         r = receipt(sub, by_sub.get(sub["id"], []), sub, rt.catalog, rt.settings.tz)
         r["submission_id"] = int(sub["id"])
-        try:
-            as_json, as_md = json.dumps(r, ensure_ascii=False, indent=1, default=str), receipt_markdown(r)
-            write_beside(receipts_root, sub["archive_path"], ".receipt.json", as_json)
-            write_beside(receipts_root, sub["archive_path"], ".receipt.md", as_md)
-            if reporters_root is not None:
-                replies[sub["sha256"]] = reply_relpath(sub) + ".receipt.md"
-                return_to_reporter(reporters_root, reply_relpath(sub), as_json, as_md, made)
-        except OSError as e:
-            log.warning("receipt of %s not written, kept pending for the next run: %s", sub["path"], e)
+        answers.append((sub, r, json.dumps(r, ensure_ascii=False, indent=1, default=str), receipt_markdown(r)))
+        if reporters_root is not None:
+            replies[sub["sha256"]] = reply_relpath(sub) + ".receipt.md"
+
+    def write(answer: tuple) -> None:
+        sub, _, as_json, as_md = answer
+        write_beside(receipts_root, sub["archive_path"], ".receipt.json", as_json)
+        write_beside(receipts_root, sub["archive_path"], ".receipt.md", as_md)
+        if reporters_root is not None:
+            return_to_reporter(reporters_root, reply_relpath(sub), as_json, as_md)
+
+    for (sub, r, _, _), failed in zip(answers, io_map(write, answers)):
+        if failed is not None:
+            log.warning("receipt of %s not written, kept pending for the next run: %s", sub["path"], failed)
             s.receipts_pending += 1
         else:
             written.append(int(sub["id"]))

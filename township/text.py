@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from functools import lru_cache
 
 
 def normalize_text(value: object) -> str:
     """NFKC-fold a cell (full-width digits and letters become ASCII) and strip whitespace."""
+    if type(value) is str:
+        return _normalized(value)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    s = unicodedata.normalize("NFKC", str(value))
-    return s.replace("\u3000", " ").strip()
+    return _normalized(str(value))
 
 
 def compact(value: object) -> str:
     """normalize_text with every inner space removed (for matching header labels)."""
-    return "".join(normalize_text(value).split())
+    return _compacted(value) if type(value) is str else "".join(normalize_text(value).split())
+
+
+# Forms repeat the same labels, codes and names in every file (32,000 a province month): fold each text once.
+@lru_cache(maxsize=65536)
+def _normalized(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace("\u3000", " ").strip()
+
+
+@lru_cache(maxsize=65536)
+def _compacted(text: str) -> str:
+    return "".join(_normalized(text).split())
 
 
 def printable(value: str, keep: str = "") -> str:
