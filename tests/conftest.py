@@ -83,6 +83,7 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marker to group the tests
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
     """Under `pytest -n N --dist loadgroup` (make test), the tests on the package's one Prefect stack (those that
     use the `prefect_stack` fixture, directly or through another) go to one worker together, so the stack starts

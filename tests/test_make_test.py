@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +40,24 @@ def test_make_test_and_ci_run_the_script_first():
                           env={**os.environ, "MAKEFLAGS": ""}).stdout.splitlines()
     assert plan.index("scripts/test-deps.sh") < next(i for i, c in enumerate(plan) if "pytest" in c)
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test")
+
+
+def test_the_tests_on_the_shared_prefect_stack_are_one_xdist_group(tmp_path):
+    """`make test` runs two workers with --dist loadgroup: the tests on the one Prefect stack must reach one worker
+    together, or each worker starts its own stack and they race on its logs. Seen by the workers themselves (pytest
+    9.2 moved the node id where pytest-xdist 3.8 adds the group, and the grouping silently stopped)."""
+    (tmp_path / "seen_ids.py").write_text(
+        "import os\n"
+        "def pytest_collection_finish(session):\n"
+        "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'controller')\n"
+        f"    with open(os.path.join({str(tmp_path)!r}, worker + '.ids'), 'w') as f:\n"
+        "        f.write('\\n'.join(i.nodeid for i in session.items))\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "seen_ids", "-p", "no:cacheprovider", "-n", "2",
+                           "--dist", "loadgroup", "--setup-plan", "-q", "tests/system/test_deployments.py",
+                           "tests/system/test_prefect_yaml.py"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode in (0, 5), done.stdout + done.stderr
+    ids = (tmp_path / "gw0.ids").read_text().splitlines()
+    grouped = [i for i in ids if i.endswith("@prefect-stack")]
+    assert len(grouped) == 7 and all(i.startswith("tests/system/test_deployments.py::") for i in grouped), ids
+    assert not any("test_prefect_yaml" in i and "@" in i for i in ids)  # no stack, no group: spread
