@@ -14,6 +14,31 @@ from sqlalchemy.engine import make_url
 
 from tests.pg_server import start_postgres
 
+
+def _throwaway_files_in_memory(shm: Path = Path("/dev/shm"), need: int = 4 << 30) -> None:
+    """Every temporary file of the run (pytest's tmp_path, the PostgreSQL cluster, the servers' homes, the
+    processes the tests start) goes to the machine's RAM disk, when it has a large one and TMPDIR names no
+    other place. On this kind of machine the disk is ext4 mounted with `discard`: each file deleted costs
+    ~2 ms, and a run deletes ~100,000 (a test database alone is ~300 files), which cost minutes of wall time
+    at the end of every run. Nothing of a test run needs to outlive the machine."""
+    if os.environ.get("TMPDIR"):
+        return
+    try:
+        mounts = Path("/proc/mounts").read_text().split("\n")
+        stat = os.statvfs(shm)
+    except OSError:
+        return
+    if not any(line.split()[1:3] == [str(shm), "tmpfs"] for line in mounts if line) or \
+            stat.f_bavail * stat.f_frsize < need:
+        return
+    root = shm / f"township-tests-{os.getuid()}"
+    root.mkdir(exist_ok=True)
+    root.chmod(0o755)  # the PostgreSQL server, run as `postgres` under root, reaches its folder through it
+    os.environ["TMPDIR"] = str(root)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+_throwaway_files_in_memory()
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # as `make test` exports it: on two busy cores Prefect's temporary server can take more than its default 20 s
@@ -49,12 +74,24 @@ def _new_pg_database(admin_url: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_pg_database(admin_url: str, url: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # FORCE: connections a test left open in its engines' pools
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse_url(request, tmp_path):
-    """An empty warehouse database (not yet migrated), on each backend in turn."""
+    """An empty warehouse database (not yet migrated), on each backend in turn; a PostgreSQL one is dropped
+    after the test (the cluster would otherwise hold hundreds of databases by the end of the run)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    return _new_pg_database(request.getfixturevalue("postgres_admin_url"))
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    url = _new_pg_database(admin_url)
+    yield url
+    _drop_pg_database(admin_url, url)
 
 
 @pytest.fixture
@@ -81,6 +118,34 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
     yield rt
     rt.engine.dispose()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """This test process's one Prefect server, shared by every test here that runs flows in-process (through the
+    CLI or directly): the temporary server `township` itself starts when no PREFECT_API_URL is set
+    (cli/prefect_api.py), so the CLI's own calls in other tests find it running. A real `prefect server`
+    subprocess; started once per test process rather than once per module, since each start costs ~15 CPU-s."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from cli.prefect_api import use_prefect_api
+    from tests.prefect_drain import drain_prefect_workers
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # not a stack some other fixture points us at
+        url = use_prefect_api()
+    yield url
+    drain_prefect_workers()  # before the server stops at exit: see tests/prefect_drain.py
+
+
+@pytest.fixture
+def prefect_api(prefect_server, monkeypatch):
+    """The test's flows, and the processes it starts (Dask workers inherit the environment), report to the
+    shared server, named by PREFECT_API_URL as under `make serve`."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
+        yield prefect_server
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marker to group the tests

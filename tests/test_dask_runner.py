@@ -14,35 +14,15 @@ from prefect.client.schemas.filters import (
     TaskRunFilter,
     TaskRunFilterName,
 )
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_dask import DaskTaskRunner
 from sqlalchemy import create_engine, text
 
 import tasks.intake_pipeline
 from flows.intake import intake
 from flows.runners import task_runner
-from scripts.serve import PrefectStack, free_port
-from tests.prefect_drain import drain_prefect_workers
-from tests.system.support import FORMS, ROOT, write_test_inbox
-
-OUTPUT = ROOT / "test-output" / "dask"
+from tests.system.support import FORMS, write_test_inbox
 
 pytestmark = pytest.mark.system  # starts a Prefect server and a Dask cluster
-
-
-@pytest.fixture
-def prefect_api(tmp_path, monkeypatch):
-    """A real Prefect server for the flow and for the Dask workers, which report their task runs to it."""
-    stack = PrefectStack(home=tmp_path / "prefect-home", port=free_port(), logs=OUTPUT / "logs")
-    try:
-        stack.start_server()
-        # The workers are separate processes: they find the server through the environment they inherit.
-        monkeypatch.setenv("PREFECT_API_URL", stack.api_url)
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            yield stack
-            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
-    finally:
-        stack.down()
 
 
 @pytest.fixture
@@ -73,9 +53,10 @@ def test_intake_reads_on_the_dask_cluster(dask_client, tmp_path, monkeypatch):
     runner = task_runner()
     assert isinstance(runner, DaskTaskRunner)
     before = _executed_on_workers(dask_client)
-    summary = intake.with_options(task_runner=runner)(inbox=str(inbox), archive=str(archive),
-                                                      warehouse_url=warehouse_url,
-                                                      publish_dir=str(tmp_path / "published"))
+    state = intake.with_options(task_runner=runner)(inbox=str(inbox), archive=str(archive),
+                                                    warehouse_url=warehouse_url,
+                                                    publish_dir=str(tmp_path / "published"), return_state=True)
+    summary = state.result()
 
     assert summary["files_new"] == len(FORMS)
     assert summary["accepted"] + summary["accepted_with_warnings"] == len(FORMS)
@@ -87,11 +68,10 @@ def test_intake_reads_on_the_dask_cluster(dask_client, tmp_path, monkeypatch):
     assert sum(executed.values()) == len(FORMS), executed
     assert os.getpid() not in {pid for pid, _ in after.values()}
 
-    # And Prefect saw them: one completed "read forms" task run per file.
+    # And Prefect saw them: one completed "read forms" task run per file, in this run (the server is shared).
     with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_runs(limit=1, sort="START_TIME_DESC")[0]
         reads = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="read forms")))
     assert len(reads) == len(FORMS)
     assert all(r.state is not None and r.state.is_completed() for r in reads)

@@ -2,38 +2,19 @@
 
 Every command a new user tries ends cleanly and says what it found: nothing new, every reporter missing,
 a vintage of 未报, a reminder to everyone, a rebuild identical to the (empty) live warehouse.
-The flows run on a real Prefect server named by PREFECT_API_URL, as under `make serve`.
+The flows run on a real Prefect server named by PREFECT_API_URL, as under `make serve` (tests/conftest.py's
+`prefect_api`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from cli.app import app
 from flows.reminder import completeness_reminder
-from scripts.serve import PrefectStack, free_port
-from tests.prefect_drain import drain_prefect_workers
-from tests.system.support import ROOT, write_test_inbox
-
-OUTPUT = ROOT / "test-output" / "empty"
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    stack = PrefectStack(home=tmp_path_factory.mktemp("prefect-home"), port=free_port(), logs=OUTPUT / "logs")
-    env = pytest.MonkeyPatch()
-    try:
-        stack.start_server()
-        env.setenv("PREFECT_API_URL", stack.api_url)
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            yield stack
-            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
-    finally:
-        env.undo()
-        stack.down()
+from tests.system.support import write_test_inbox
 
 
 @pytest.fixture

@@ -36,6 +36,10 @@ def prefect_stack(tmp_path_factory):
             # Quicker turns than production's defaults, so the suite stays short on two cores.
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+            # The tests trigger every run themselves. With the scheduler on, prefect.yaml's intake schedule
+            # (every 30 min, 08:00-20:00 Shanghai) would start runs in the middle of the suite, on the default
+            # data/ folders of the checkout.
+            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             # The browser test's selectors are written for the UI Prefect serves by default at /runs (V1).
             "PREFECT_SERVER_UI_V2_ENABLED": "false",
         },

@@ -8,13 +8,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.reminder import completeness_reminder
-from scripts.serve import PrefectStack, free_port
+from scripts.serve import free_port
 from tests.notify_servers import SMTPServer
-from tests.prefect_drain import drain_prefect_workers
-from tests.system.support import ROOT, artifacts_of
+from tests.system.support import artifacts_of
 from tests.test_reporters_loop import catalog_with
 from township.settings import get_settings
 from warehouse.runtime import open_runtime
@@ -22,20 +20,6 @@ from warehouse.runtime import open_runtime
 pytestmark = pytest.mark.system
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    """One server for this module's flows (they run in this process; each test reads its own run's artifacts)."""
-    stack = PrefectStack(home=tmp_path_factory.mktemp("prefect-home"), port=free_port(),
-                         logs=ROOT / "test-output" / "reminder-outbox" / "logs")
-    try:
-        stack.start_server()
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            yield stack
-            drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py
-    finally:
-        stack.down()
 
 
 def test_the_reminder_flow_mails_once_and_shows_what_it_could_not_send(prefect_api, tmp_path, monkeypatch):
