@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from tasks import fonts
@@ -87,7 +88,7 @@ _PAD = 3  # LEFTPADDING = RIGHTPADDING
 def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     from reportlab.lib import colors
     from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import Paragraph, Table, TableStyle
+    from reportlab.platypus import Paragraph, TableStyle
     from xml.sax.saxutils import escape
 
     t = section.table
@@ -122,9 +123,72 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
     commands += _plain_cell_styles(plain, len(cols), len(rows))
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table = _table_class()(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(commands))
     return table
+
+
+@lru_cache(maxsize=1)
+def _table_class() -> type:
+    """platypus' Table, its plain-string cells written into one PDF text object per page of the table.
+
+    Table draws each plain cell with canvas.drawString: a text object of its own (BT … ET) built and formatted per
+    cell, which was most of the PDF's cost (a township's ~2,900 cells). Here each cell only moves the text origin
+    (Tm) and shows its string in the page's shared text object; position, font, size and colour are exactly what
+    drawString would use. Cells holding a Paragraph (wrapped text) are drawn by Table as before, and the shared
+    text object goes onto the page after the table's backgrounds and cells and before its grid lines are drawn
+    over them, as platypus orders them (a Paragraph cell closes the text object first: the page keeps the cells'
+    order)."""
+    from reportlab.platypus import Table
+
+    class PlainTextTable(Table):
+        _text = None
+
+        def _flush(self) -> None:
+            if self._text is not None:
+                self.canv.drawText(self._text)
+                self._text = None
+
+        def _drawLines(self) -> None:
+            self._flush()
+            super()._drawLines()
+
+        def _drawCell(self, cellval, cellstyle, pos, size) -> None:  # noqa: ANN001
+            if not isinstance(cellval, str) or "\n" in cellval or cellstyle.alignment not in _ALIGNS \
+                    or cellstyle.valign != "MIDDLE" or cellstyle.href or cellstyle.destination \
+                    or cellstyle.direction or cellstyle.shaping:
+                self._flush()  # the page keeps the cells' order (what a reader's text extraction follows)
+                super()._drawCell(cellval, cellstyle, pos, size)
+                return
+            text = self._text
+            if text is None:
+                text = self._text = self.canv.beginText()
+                text._font = text._color = None
+            # Font and colour as Table._drawCell sets them on the canvas, only when they change: each cell has a
+            # CellStyle object of its own, nearly all alike.
+            if text._font != (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading):
+                text._font = (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading)
+                text.setFont(*text._font)
+            if text._color != cellstyle.color:
+                text._color = cellstyle.color
+                text.setFillColor(cellstyle.color)
+            (colpos, rowpos), (colwidth, rowheight) = pos, size
+            # x and y as Table._drawCell computes them for one line, valign MIDDLE
+            y = rowpos + (cellstyle.bottomPadding + rowheight - cellstyle.topPadding + cellstyle.leading) / 2.0 \
+                - cellstyle.fontsize
+            if cellstyle.alignment == "LEFT":
+                x = colpos + cellstyle.leftPadding
+            else:  # RIGHT, CENTER: as canvas.drawRightString and drawCentredString place them
+                w = self.canv.stringWidth(cellval, cellstyle.fontname, cellstyle.fontsize)
+                x = colpos + colwidth - cellstyle.rightPadding - w if cellstyle.alignment == "RIGHT" \
+                    else colpos + (colwidth + cellstyle.leftPadding - cellstyle.rightPadding - w) * 0.5
+            text.setTextOrigin(x, y)
+            text._textOut(cellval)  # textOut without measuring the string again to advance the cursor
+
+    return PlainTextTable
+
+
+_ALIGNS = ("LEFT", "RIGHT", "CENTER", "CENTRE")  # the alignments the shared text object draws
 
 
 def _plain_cell_styles(plain: dict[tuple[int, int], str], ncols: int, nrows: int) -> list[tuple]:
