@@ -78,11 +78,12 @@ def _kind(s: str) -> str:
     return "miss" if s == MISSING else ("num" if s[:1].isdigit() or s[:1] == "-" and s[1:2].isdigit() else "cell")
 
 
-# A cell drawn as plain text takes its font, size, leading, alignment and colour from the table style, the same
-# as its Paragraph style in _styles: platypus lays a plain string out in microseconds and a Paragraph in a tenth
-# of a millisecond, and a township's report has thousands of cells.
+# A cell drawn as plain text takes its font, size, leading, alignment and colour from its cell style
+# (_cell_styles), the same as its Paragraph style in _styles: platypus lays a plain string out in microseconds and
+# a Paragraph in a tenth of a millisecond, and a township's report has thousands of cells.
 _PLAIN_ALIGN = {"cell": "LEFT", "num": "RIGHT", "miss": "CENTER"}
 _PAD = 3  # LEFTPADDING = RIGHTPADDING
+_VPAD = 2  # TOPPADDING = BOTTOMPADDING
 
 
 def _table(section: Section, st: dict, width: float):  # noqa: ANN202
@@ -100,15 +101,7 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     widths = [width * w / sum(weights) for w in weights]
     cell = st["cell"]
     font, size = cell.fontName, cell.fontSize
-    commands = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG)),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ("LEFTPADDING", (0, 0), (-1, -1), _PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
-        ("FONT", (0, 0), (-1, -1), font, size, cell.leading),
-    ]
-
+    styles = _cell_styles(font, size, cell.leading)
     plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
 
     def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
@@ -121,11 +114,37 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
 
     rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
     rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
-    commands += _plain_cell_styles(plain, len(cols), len(rows))
+    # Each cell gets the shared style of its kind (a Paragraph cell: "cell", its own style aligns it), instead of
+    # style commands that platypus applies cell by cell to a CellStyle of each cell's own.
+    cell_styles = [[styles[plain.get((j, i), "cell")] for j in range(len(cols))] for i in range(len(rows))]
+    # A row of plain strings is one line high, as platypus would measure it; rows with a Paragraph it measures.
+    one_line = cell.leading + 2 * _VPAD
+    heights = [None if any((j, i) not in plain for j in range(len(cols))) else one_line for i in range(len(rows))]
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
-    table = _table_class()(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle(commands))
+    table = _table_class()(rows, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT",
+                           cellStyles=cell_styles)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG))]))
     return table
+
+
+def _cell_styles(font: str, size: float, leading: float) -> dict:
+    """The table cells' styles by kind: the report's font, padding, vertically centred; numbers right, 未报
+    centred in red. platypus never changes them here (no per-cell style commands), so cells share them."""
+    from reportlab.lib import colors
+    from reportlab.platypus.tables import CellStyle
+
+    base = CellStyle("cell")
+    base.fontname, base.fontsize, base.leading, base.valign = font, size, leading, "MIDDLE"
+    base.topPadding = base.bottomPadding = _VPAD
+    base.leftPadding = base.rightPadding = _PAD
+    out = {"cell": base}
+    for kind, align in _PLAIN_ALIGN.items():
+        if kind != "cell":
+            out[kind] = CellStyle(kind, base)
+            out[kind].alignment = align
+    out["miss"].color = colors.HexColor(ALERT)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -189,28 +208,6 @@ def _table_class() -> type:
 
 
 _ALIGNS = ("LEFT", "RIGHT", "CENTER", "CENTRE")  # the alignments the shared text object draws
-
-
-def _plain_cell_styles(plain: dict[tuple[int, int], str], ncols: int, nrows: int) -> list[tuple]:
-    """ALIGN (and the 未报 colour) of the plain-string cells, one command per run of like cells down a column
-    instead of one per cell: platypus re-applies every command to each piece of a table it splits across pages,
-    and a township's ~270-row table had ~2,000 of them."""
-    from reportlab.lib import colors
-
-    out: list[tuple] = []
-    for col in range(ncols):
-        row = 0
-        while row < nrows:
-            kind = plain.get((col, row), "cell")
-            end = row
-            while end + 1 < nrows and plain.get((col, end + 1), "cell") == kind:
-                end += 1
-            if kind != "cell":
-                out.append(("ALIGN", (col, row), (col, end), _PLAIN_ALIGN[kind]))
-            if kind == "miss":
-                out.append(("TEXTCOLOR", (col, row), (col, end), colors.HexColor(ALERT)))
-            row = end + 1
-    return out
 
 
 def _chart(chart, font: str, width: float, max_height: float):  # noqa: ANN001, ANN202
