@@ -121,8 +121,9 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     one_line = cell.leading + 2 * _VPAD
     heights = [None if any((j, i) not in plain for j in range(len(cols))) else one_line for i in range(len(rows))]
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
+    # normalizedData: the cells are already str or Paragraph, none None (platypus would check each one).
     table = _table_class()(rows, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT",
-                           cellStyles=cell_styles)
+                           cellStyles=cell_styles, normalizedData=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG))]))
     return table
