@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from tasks import fonts
@@ -77,17 +78,18 @@ def _kind(s: str) -> str:
     return "miss" if s == MISSING else ("num" if s[:1].isdigit() or s[:1] == "-" and s[1:2].isdigit() else "cell")
 
 
-# A cell drawn as plain text takes its font, size, leading, alignment and colour from the table style, the same
-# as its Paragraph style in _styles: platypus lays a plain string out in microseconds and a Paragraph in a tenth
-# of a millisecond, and a township's report has thousands of cells.
+# A cell drawn as plain text takes its font, size, leading, alignment and colour from its cell style
+# (_cell_styles), the same as its Paragraph style in _styles: platypus lays a plain string out in microseconds and
+# a Paragraph in a tenth of a millisecond, and a township's report has thousands of cells.
 _PLAIN_ALIGN = {"cell": "LEFT", "num": "RIGHT", "miss": "CENTER"}
 _PAD = 3  # LEFTPADDING = RIGHTPADDING
+_VPAD = 2  # TOPPADDING = BOTTOMPADDING
 
 
 def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     from reportlab.lib import colors
     from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import Paragraph, Table, TableStyle
+    from reportlab.platypus import Paragraph, TableStyle
     from xml.sax.saxutils import escape
 
     t = section.table
@@ -99,15 +101,7 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     widths = [width * w / sum(weights) for w in weights]
     cell = st["cell"]
     font, size = cell.fontName, cell.fontSize
-    commands = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG)),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ("LEFTPADDING", (0, 0), (-1, -1), _PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
-        ("FONT", (0, 0), (-1, -1), font, size, cell.leading),
-    ]
-
+    styles = _cell_styles(font, size, cell.leading)
     plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
 
     def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
@@ -120,33 +114,101 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
 
     rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
     rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
-    commands += _plain_cell_styles(plain, len(cols), len(rows))
+    # Each cell gets the shared style of its kind (a Paragraph cell: "cell", its own style aligns it), instead of
+    # style commands that platypus applies cell by cell to a CellStyle of each cell's own.
+    cell_styles = [[styles[plain.get((j, i), "cell")] for j in range(len(cols))] for i in range(len(rows))]
+    # A row of plain strings is one line high, as platypus would measure it; rows with a Paragraph it measures.
+    one_line = cell.leading + 2 * _VPAD
+    heights = [None if any((j, i) not in plain for j in range(len(cols))) else one_line for i in range(len(rows))]
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle(commands))
+    # normalizedData: the cells are already str or Paragraph, none None (platypus would check each one).
+    table = _table_class()(rows, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT",
+                           cellStyles=cell_styles, normalizedData=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG))]))
     return table
 
 
-def _plain_cell_styles(plain: dict[tuple[int, int], str], ncols: int, nrows: int) -> list[tuple]:
-    """ALIGN (and the 未报 colour) of the plain-string cells, one command per run of like cells down a column
-    instead of one per cell: platypus re-applies every command to each piece of a table it splits across pages,
-    and a township's ~270-row table had ~2,000 of them."""
+def _cell_styles(font: str, size: float, leading: float) -> dict:
+    """The table cells' styles by kind: the report's font, padding, vertically centred; numbers right, 未报
+    centred in red. platypus never changes them here (no per-cell style commands), so cells share them."""
     from reportlab.lib import colors
+    from reportlab.platypus.tables import CellStyle
 
-    out: list[tuple] = []
-    for col in range(ncols):
-        row = 0
-        while row < nrows:
-            kind = plain.get((col, row), "cell")
-            end = row
-            while end + 1 < nrows and plain.get((col, end + 1), "cell") == kind:
-                end += 1
-            if kind != "cell":
-                out.append(("ALIGN", (col, row), (col, end), _PLAIN_ALIGN[kind]))
-            if kind == "miss":
-                out.append(("TEXTCOLOR", (col, row), (col, end), colors.HexColor(ALERT)))
-            row = end + 1
+    base = CellStyle("cell")
+    base.fontname, base.fontsize, base.leading, base.valign = font, size, leading, "MIDDLE"
+    base.topPadding = base.bottomPadding = _VPAD
+    base.leftPadding = base.rightPadding = _PAD
+    out = {"cell": base}
+    for kind, align in _PLAIN_ALIGN.items():
+        if kind != "cell":
+            out[kind] = CellStyle(kind, base)
+            out[kind].alignment = align
+    out["miss"].color = colors.HexColor(ALERT)
     return out
+
+
+@lru_cache(maxsize=1)
+def _table_class() -> type:
+    """platypus' Table, its plain-string cells written into one PDF text object per page of the table.
+
+    Table draws each plain cell with canvas.drawString: a text object of its own (BT … ET) built and formatted per
+    cell, which was most of the PDF's cost (a township's ~2,900 cells). Here each cell only moves the text origin
+    (Tm) and shows its string in the page's shared text object; position, font, size and colour are exactly what
+    drawString would use. Cells holding a Paragraph (wrapped text) are drawn by Table as before, and the shared
+    text object goes onto the page after the table's backgrounds and cells and before its grid lines are drawn
+    over them, as platypus orders them (a Paragraph cell closes the text object first: the page keeps the cells'
+    order)."""
+    from reportlab.platypus import Table
+
+    class PlainTextTable(Table):
+        _text = None
+
+        def _flush(self) -> None:
+            if self._text is not None:
+                self.canv.drawText(self._text)
+                self._text = None
+
+        def _drawLines(self) -> None:
+            self._flush()
+            super()._drawLines()
+
+        def _drawCell(self, cellval, cellstyle, pos, size) -> None:  # noqa: ANN001
+            if not isinstance(cellval, str) or "\n" in cellval or cellstyle.alignment not in _ALIGNS \
+                    or cellstyle.valign != "MIDDLE" or cellstyle.href or cellstyle.destination \
+                    or cellstyle.direction or cellstyle.shaping:
+                self._flush()  # the page keeps the cells' order (what a reader's text extraction follows)
+                super()._drawCell(cellval, cellstyle, pos, size)
+                return
+            text = self._text
+            if text is None:
+                text = self._text = self.canv.beginText()
+                text._font = text._color = None
+            # Font and colour as Table._drawCell sets them on the canvas, only when they change: each cell has a
+            # CellStyle object of its own, nearly all alike.
+            if text._font != (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading):
+                text._font = (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading)
+                text.setFont(*text._font)
+            if text._color != cellstyle.color:
+                text._color = cellstyle.color
+                text.setFillColor(cellstyle.color)
+            (colpos, rowpos), (colwidth, rowheight) = pos, size
+            # x and y as Table._drawCell computes them for one line, valign MIDDLE
+            y = rowpos + (cellstyle.bottomPadding + rowheight - cellstyle.topPadding + cellstyle.leading) / 2.0 \
+                - cellstyle.fontsize
+            if cellstyle.alignment == "LEFT":
+                x = colpos + cellstyle.leftPadding
+            else:  # RIGHT, CENTER: as canvas.drawRightString and drawCentredString place them
+                w = self.canv.stringWidth(cellval, cellstyle.fontname, cellstyle.fontsize)
+                x = colpos + colwidth - cellstyle.rightPadding - w if cellstyle.alignment == "RIGHT" \
+                    else colpos + (colwidth + cellstyle.leftPadding - cellstyle.rightPadding - w) * 0.5
+            text.setTextOrigin(x, y)
+            text._textOut(cellval)  # textOut without measuring the string again to advance the cursor
+
+    return PlainTextTable
+
+
+_ALIGNS = ("LEFT", "RIGHT", "CENTER", "CENTRE")  # the alignments the shared text object draws
 
 
 def _chart(chart, font: str, width: float, max_height: float):  # noqa: ANN001, ANN202
