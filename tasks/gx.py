@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import tasks.custom_expectations  # noqa: F401  - registers our expectation types with GX
-from township.settings import EXPECTATIONS_DIR
+from tasks.gx_lazy import defer_unused_modules
+
+defer_unused_modules()  # before Great Expectations is first imported (by the next line): see tasks/gx_lazy.py
+
+import tasks.custom_expectations  # noqa: E402, F401  - registers our expectation types with GX
+from township.settings import EXPECTATIONS_DIR  # noqa: E402
 
 if TYPE_CHECKING:
     from tasks.gx_docs import DocsRun
