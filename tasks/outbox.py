@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import apprise
 import pandas as pd
 
 from tasks import messages
@@ -68,6 +67,8 @@ def deliver(url: str, title: str, body: str) -> str | None:
         target = expand(url)
     except MissingSecret as e:
         return str(e)
+    import apprise  # ~0.15 s with its markdown and pygments: only when a message is sent, not in every intake
+
     ap = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     if not ap.add(target):
         return "apprise cannot use this contact URL (unknown scheme or bad options)"
