@@ -365,21 +365,38 @@ def archive_relpath(reporter: str, period: str | None, sha256: str, name: str) -
     return f"{safe_name(reporter) if reporter else UNKNOWN_FOLDER}/{period or 'unknown'}/{sha256}-{safe_name(name)}"
 
 
+def _write_then_rename(tmp: str, full: str, data: bytes) -> None:
+    """data written to tmp, then renamed to full (atomic: a reader sees the old file or the whole new one), making
+    the folder if it is missing. Plain os calls on str paths: a province month writes ~160,000 files, and Python's
+    file objects and pathlib cost tens of microseconds each (file objects also fstat, ioctl and seek)."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, full)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def archive(root: str, relpath: str, data: bytes) -> str:
     """Write the raw bytes once. An existing archived file is never overwritten (same name = same hash)."""
     local = _local(root)
     if local is not None:
-        full = local / relpath
-        if not full.exists():
-            tmp = full.with_name(full.name + ".part")
-            try:
-                f = open(tmp, "wb")
-            except FileNotFoundError:  # the reporter's month folder, made once
-                full.parent.mkdir(parents=True, exist_ok=True)
-                f = open(tmp, "wb")
-            with f:
-                f.write(data)
-            os.replace(tmp, full)
+        full = f"{local}/{relpath}"
+        if not os.path.exists(full):
+            _write_then_rename(f"{full}.part", full, data)  # the reporter's month folder made at its first file
         return relpath
     fs, base = _fs(root)
     full = f"{base}/{relpath}"
@@ -435,19 +452,8 @@ def write_beside(root: str, relpath: str, suffix: str, text: str) -> None:
     local = _local(root)
     tmp_suffix = f"{suffix}.tmp-{os.getpid()}"
     if local is not None:
-        tmp = local / f"{relpath}{tmp_suffix}"
-        try:
-            f = open(tmp, "w", encoding="utf-8")
-        except FileNotFoundError:  # a refused file's receipt has no archived file beside; a new 回执 folder
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            f = open(tmp, "w", encoding="utf-8")
-        try:
-            with f:
-                f.write(text)
-            os.replace(tmp, local / f"{relpath}{suffix}")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        # a refused file's receipt has no archived file beside it, and a new 回执 folder: made then
+        _write_then_rename(f"{local}/{relpath}{tmp_suffix}", f"{local}/{relpath}{suffix}", text.encode("utf-8"))
         return
     fs, base = _fs(root)
     fs.makedirs(posixpath.dirname(f"{base}/{relpath}"), exist_ok=True)

@@ -15,15 +15,15 @@ import threading
 
 from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
+from tasks.form_limits import Limits
 from tasks.gx_docs import DocsRun, intake_run_name, site_dir
 from tasks.inbox import Incoming
 from tasks.load import ContextFn, load, warehouse_context
 from tasks.outbox import send_outbox
-from tasks.pipeline import PLAIN, Step, StepRunner
+from tasks.pipeline import PLAIN, Step, StepRunner, start_worker_processes
 from tasks.pull import Pulled, batch_of, pull
-from tasks.read_files import FileRead, read_many
+from tasks.read_files import FileRead, as_reads, parse_many, placed
 from tasks.receipts import IntakeSummary, deferred_summary, write_receipts
-from township.catalog import Catalog
 from township.periods import Period
 from warehouse.intake_io import LoadResult
 from warehouse.signoff_io import final_periods
@@ -31,11 +31,20 @@ from warehouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 200  # files per read call (one task each under Prefect; parallel in threads or on Dask)
+READ_CHUNK = 200  # files per read call (one task each under Prefect; parallel in worker processes or on Dask)
 
 
-def _read(chunk: list[Incoming], catalog: Catalog) -> list[FileRead]:
-    return read_many(chunk, catalog)
+def _read(chunk: list[Incoming], limits: Limits) -> list[tuple]:
+    return parse_many(chunk, limits)
+
+
+def read_files(rt: Runtime, items: list[Incoming], run: StepRunner = PLAIN, chunk: int = READ_CHUNK) -> list[FileRead]:
+    """The read step over items in chunks of `chunk` files (parsed in parallel: worker processes, or Dask's
+    workers), then each file placed against the catalog here. The limits are the runtime's settings, passed to
+    the workers (not read from their environment)."""
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    parsed = run.map(READ, chunks, Limits.of(rt.settings))
+    return [placed(r, rt.catalog) for part, got in zip(chunks, parsed) for r in as_reads(part, got)]
 
 
 def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None,
@@ -50,7 +59,8 @@ def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> 
 
 
 PULL = Step("pull new files from the inbox", pull, retries=2)
-READ = Step("read forms", _read)
+# Python-bound (the table walk, the zip checks): on local workers, processes rather than threads
+READ = Step("read forms", _read, processes=True)
 ARCHIVE = Step("archive raw files", archive_reads, retries=2)
 REVIEW = Step("review the batch (Great Expectations)", _review)
 LOAD = Step("load into the warehouse", _load, retries=2)
@@ -92,11 +102,12 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                             duplicates=len(pulled.duplicates))
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
+    if len(pulled.new) > read_chunk and not s.dask_address:
+        start_worker_processes()  # forked now, before the thread that imports GX holds any import lock
     if pulled.new:
         prefetch_validation()
     for n, batch in enumerate(batches, 1):
-        reads = [r for part in run.map(READ, [batch[i:i + read_chunk] for i in range(0, len(batch), read_chunk)],
-                                       rt.catalog) for r in part]
+        reads = read_files(rt, batch, run, read_chunk)
         archived = run(ARCHIVE, s.archive, reads)
         for r in reads:
             r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
@@ -131,6 +142,5 @@ def prefetch_validation() -> None:
 def review_files(rt: Runtime, items: list[Incoming], today: Period, run: StepRunner = PLAIN,
                  context: ContextFn | None = None) -> Reviewed:
     """The dry run (`township check`): the pipeline's read and review steps only; nothing archived or stored."""
-    reads = run(READ, items, rt.catalog)
-    return run(REVIEW, rt, reads, today, context)
+    return run(REVIEW, rt, read_files(rt, items, run), today, context)
 

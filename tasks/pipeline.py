@@ -68,6 +68,12 @@ def _pool() -> ProcessPoolExecutor:
         return _POOL
 
 
+def start_worker_processes() -> None:
+    """Fork the worker processes now if they are not running (a pipeline that will use them does so before it
+    starts threads of its own)."""
+    _pool()
+
+
 def stop_worker_processes() -> None:
     """Shut the worker processes down (they are started again when needed); at exit this happens by itself."""
     global _POOL

@@ -178,10 +178,10 @@ def test_a_reader_crash_rejects_that_file_only_and_names_it(runtime, monkeypatch
 
     real = steps.read_form_columns
 
-    def flaky(data, name):  # noqa: ANN001, ANN202
+    def flaky(data, name, limits):  # noqa: ANN001, ANN202
         if name == "boom.csv":
             raise RuntimeError("unexpected layout")
-        return real(data, name)
+        return real(data, name, limits)
 
     monkeypatch.setattr(steps, "read_form_columns", flaky)
     write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
