@@ -79,13 +79,14 @@ def _plant_specials(rt, tmp_path: Path) -> None:
     os.mkfifo(inbox(rt) / "agri" / "pipe.csv")
 
 
-def test_links_fifos_and_sockets_get_a_receipt_and_nothing_of_them_is_read(runtime, tmp_path):
+def test_links_fifos_and_sockets_get_a_receipt_and_nothing_of_them_is_read(runtime, tmp_path, monkeypatch):
     write_csv(inbox(runtime), "invest", "sept.csv", SEPT, period="2021-09")
     _plant_specials(runtime, tmp_path)
     sock = socket.socket(socket.AF_UNIX)
-    sock_path = inbox(runtime) / "agri" / "s.csv"
     try:
-        sock.bind(str(sock_path))
+        with monkeypatch.context() as here:  # bound by a relative name: a socket's path is limited to 107 bytes
+            here.chdir(inbox(runtime) / "agri")
+            sock.bind("s.csv")
         s = _run_with_deadline(runtime)
     finally:
         sock.close()
