@@ -165,12 +165,12 @@ def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: 
     (so a stopped run's receipts reach their reporters on the next run); None (a rebuild): neither."""
     s = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                       duplicates=len(pulled.duplicates), skipped_other_run=len(result.skipped))
-    subs, conflicts = pending_receipts(rt.engine)
+    this_batch = set(result.submission_ids.values())
+    subs, conflicts = pending_receipts(rt.engine, this_batch)
     by_sub: dict[int, list[dict]] = {}
     cols = [c for c in conflicts.columns if c != "submission_id"]
     for sid, *values in zip(conflicts["submission_id"], *(conflicts[c].tolist() for c in cols)):
         by_sub.setdefault(sid, []).append({k: (None if v is None or v != v else v) for k, v in zip(cols, values)})
-    this_batch = set(result.submission_ids.values())
     written, rejected, replies = [], [], {}
     answers = []  # (sub, receipt, json, markdown): built here, written in threads (the writes wait on the disk)
     for sub in subs.to_dict("records"):  # one per file: small

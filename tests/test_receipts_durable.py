@@ -163,3 +163,31 @@ def test_an_archive_the_disk_could_not_flush_defers_the_batch_and_nothing_is_loa
     monkeypatch.undo()
     s = run_intake(runtime)
     assert s.files_new == 2 and s.accepted == 2 and s.deferred == 0
+
+
+class AnotherRunAnswersFirst:
+    """A runner that, when this run reaches its receipts, lets another run (with nothing new of its own) write every
+    pending receipt first, this run's included, as a run taking other files at that moment does."""
+
+    def __init__(self, rt) -> None:  # noqa: ANN001
+        self.rt = rt
+
+    def __call__(self, step: Step, *args):  # noqa: ANN002, ANN204
+        if step is intake_pipeline.RECEIPTS:
+            assert run_intake(self.rt).receipts_completed == 2  # the other run wrote this run's two receipts
+        return PLAIN(step, *args)
+
+    def map(self, step: Step, items, *args):  # noqa: ANN001, ANN002, ANN201
+        return PLAIN.map(step, items, *args)
+
+
+def test_a_run_whose_receipts_another_run_wrote_first_still_lists_each_file_it_loaded(runtime):
+    """Two intakes at once (e.g. partitions and a whole inbox): the run that loaded a file reports it accepted, with
+    its counts, though the other run wrote the receipt first; the files on disk are the same."""
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    s = intake_pipeline.run_intake(runtime, AnotherRunAnswersFirst(runtime), today=Period(2021, 11))
+    assert sorted(r["path"] for r in s.receipts if r["status"] == "accepted") == ["finance/sept.csv", "invest/sept.csv"]
+    assert (s.accepted, s.imported, s.receipts_pending) == (2, 3, 0)
+    assert len(receipts_in(archive)) == 2 and pending(runtime) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,13 +294,18 @@ CONFLICT_COLUMNS = ["submission_id", "code", "severity", "sheet", "cell", "indic
                     "note", "message_zh", "message_en"]
 
 
-def pending_receipts(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pending_receipts(engine: Engine, batch: Collection[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Submissions whose receipt files are not written yet (from this run or one that stopped before
-    writing them), oldest first, and their conflicts in the order found."""
+    writing them), and those of `batch` (this run's) even if written: with two runs at once, the other one
+    may have written this run's receipts first, and this run's summary still lists every file it loaded.
+    Oldest first, and their conflicts in the order found."""
+    columns = select(*(getattr(Submission, c) for c in RECEIPT_COLUMNS))
     with engine.connect() as conn:
-        subs = pd.DataFrame(conn.execute(
-            select(*(getattr(Submission, c) for c in RECEIPT_COLUMNS))
-            .where(Submission.receipt_written_at.is_(None)).order_by(Submission.id)).all(), columns=RECEIPT_COLUMNS)
+        rows = conn.execute(columns.where(Submission.receipt_written_at.is_(None))).all()
+        answered = sorted(set(batch) - {r[0] for r in rows})
+        for i in range(0, len(answered), IN_CHUNK):
+            rows += conn.execute(columns.where(Submission.id.in_(answered[i:i + IN_CHUNK]))).all()
+        subs = pd.DataFrame(sorted(rows, key=lambda r: r[0]), columns=RECEIPT_COLUMNS)
         if subs.empty:
             return subs, pd.DataFrame(columns=CONFLICT_COLUMNS)
         rows = []
