@@ -152,7 +152,9 @@ def prefect_api(prefect_server, monkeypatch):
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
     """Under `pytest -n N --dist loadgroup` (make test), the tests on the package's one Prefect stack (those that
     use the `prefect_stack` fixture, directly or through another) go to one worker together, so the stack starts
-    once; every other test, system tests with their own servers included, is spread over the workers."""
+    once. Modules whose tests share an expensive module-scoped fixture (a wheel, a stack, the demo inbox) mark
+    themselves with an xdist_group of their own for the same reason (a module fixture is built once per worker).
+    Every other test is spread over the workers."""
     for item in items:
         if "prefect_stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect-stack"))

@@ -20,6 +20,8 @@ from township.periods import Period
 from township.settings import DEFAULT_CATALOG_DIR
 
 TZ = ZoneInfo("Asia/Shanghai")
+# One worker runs the module, so its two-year demo inbox is written and read back once.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 @pytest.fixture(scope="module")

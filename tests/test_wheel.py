@@ -27,7 +27,8 @@ def not_source(folder: str, names: list[str]) -> set[str]:
         top = {"out"}  # generated benchmark inboxes (a province: gigabytes)
     return {n for n in names if n in top or n == "__pycache__" or n.endswith(".egg-info")}
 
-pytestmark = pytest.mark.system
+# One worker builds and installs the wheel once for both tests (a module fixture is per worker under xdist).
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("wheel")]
 
 
 def run(cmd: list, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

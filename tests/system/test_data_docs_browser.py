@@ -22,7 +22,8 @@ from tests.system.test_report_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_data_docs import snapshot_table
 from township.settings import Settings
 
-pytestmark = [pytest.mark.browser]
+# One worker runs both, so the module's Data Docs site is built once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("data-docs-site")]
 
 RUNS = ["snapshot taoyuan 2021-10 v1", "snapshot taoyuan 2021-10 v2"]
 

@@ -28,7 +28,8 @@ from tests.conftest import _new_pg_database
 from tests.system.support import OCT, ROOT, TZ, artifacts_of, assert_completed, wait_for
 from township.catalog import Catalog, load_catalog
 
-pytestmark = pytest.mark.system
+# One worker runs both tests, so the module's stack (a server and two workers) starts once.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("partitions")]
 
 OUTPUT = ROOT / "test-output" / "system"
 TOWNSHIPS = 4  # by crc32 of the code, t0001-t0003 fall in bucket 1 of 2 and t0004 in bucket 2
