@@ -124,7 +124,7 @@ def deployment_run(ds, dbs: Databases, backend: str, size: str) -> dict:
     stack = PrefectStack(home=work / "prefect-home", port=free_port(), logs=work / "logs",
                          extra_env={**township_env, "PREFECT_WORKER_QUERY_SECONDS": "1"})
     try:
-        stack.up(workers=1)
+        stack.up(workers=1, new_ports=3)  # free_port()'s port may be taken before the server binds it
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             t = time.perf_counter()
             run = run_deployment("intake/intake", timeout=0)

@@ -108,12 +108,18 @@ class PrefectStack:
             raise StackError(f"`prefect {' '.join(args)}` failed (exit {done.returncode}); "
                              f"see {self.logs / (name + '.log') if self.logs else 'the output above'}")
 
-    def start_server(self, timeout: float = 120) -> None:
+    def start_server(self, timeout: float = 120, new_ports: int = 0) -> None:
+        """new_ports: if the server exits while starting, try again this many times on another free port (a port
+        found free by free_port() can be taken by any process before the server binds it)."""
         self.home.mkdir(parents=True, exist_ok=True)
         proc = self._spawn("server", ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                if new_ports > 0:
+                    self._procs.remove(("server", proc))
+                    self.port = free_port()
+                    return self.start_server(timeout, new_ports - 1)
                 raise StackError(f"the Prefect server exited with code {proc.returncode} while starting")
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as r:
@@ -138,8 +144,8 @@ class PrefectStack:
         return self._spawn(name, ["worker", "start", "--pool", WORK_POOL, "--name", name, "--limit", str(limit),
                                   *(["--work-queue", queue] if queue else [])])
 
-    def up(self, workers: int = 1, prefect_file: Path = ROOT / "prefect.yaml") -> None:
-        self.start_server()
+    def up(self, workers: int = 1, prefect_file: Path = ROOT / "prefect.yaml", new_ports: int = 0) -> None:
+        self.start_server(new_ports=new_ports)
         self.create_work_pool()
         self.deploy(prefect_file)
         for n in range(1, workers + 1):

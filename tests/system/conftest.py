@@ -45,7 +45,7 @@ def prefect_stack(tmp_path_factory):
         },
     )
     try:
-        stack.up(workers=1)
+        stack.up(workers=1, new_ports=3)  # free_port()'s port may be taken before the server binds it
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             yield stack
             drain_prefect_workers()  # before the server goes: see tests/prefect_drain.py

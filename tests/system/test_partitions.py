@@ -65,7 +65,7 @@ def partition_stack(tmp_path_factory, county_dir):
         extra_env={"PREFECT_WORKER_QUERY_SECONDS": "1", "TOWNSHIP_CATALOG_DIR": str(county_dir)},
     )
     try:
-        stack.start_server()
+        stack.start_server(new_ports=3)  # free_port()'s port may be taken before the server binds it
         stack.create_work_pool()
         for n, queue in enumerate(PARTITIONS.values(), start=1):
             stack.start_worker(f"partition-worker-{n}", queue=queue)
