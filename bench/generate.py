@@ -63,6 +63,18 @@ class Dataset:
     def inbox(self) -> Path:
         return self.root / "inbox"
 
+    def read_once(self) -> float:
+        """Read every inbox file once, so that the limit, ours and the rest all start with the files in the page
+        cache (timed first, the limit read them from the disk and ours right after did not: at province size the
+        limit measured 44 s cold and ~21 s warm). Returns the seconds it took."""
+        start = time.perf_counter()
+        for folder, _, names in os.walk(self.inbox):
+            for name in names:
+                with open(os.path.join(folder, name), "rb") as f:
+                    while f.read(1 << 20):
+                        pass
+        return time.perf_counter() - start
+
 
 # --- the catalog ---
 
