@@ -38,11 +38,6 @@ class FileRead:
 INBOX = "<inbox>"  # how receipts name the inbox root: never its real location on the server (issue 16)
 
 
-def read_one(item: Incoming, catalog: Catalog, limits: Limits | None = None) -> FileRead:
-    """Read one file and place it (see `placed`); limits: default the settings' TOWNSHIP_MAX_*."""
-    return placed(parse_one(item, limits or Limits.of(get_settings())), catalog)
-
-
 def parse_one(item: Incoming, limits: Limits) -> FileRead:
     """The file's rows, or the conflict that stopped reading it (refused unread, not a form, a reader crash).
     No catalog, no settings: the same in any process."""
@@ -86,6 +81,8 @@ def _period_or_empty(text: str) -> str:
 
 
 def read_many(items: list[Incoming], catalog: Catalog, limits: Limits | None = None) -> list[FileRead]:
+    """Parse and place each file in this process (limits: default the settings' TOWNSHIP_MAX_*); the intake's
+    read step is tasks.intake_pipeline.read_files, which parses in worker processes."""
     limits = limits or Limits.of(get_settings())
     return [placed(parse_one(i, limits), catalog) for i in items]
 
