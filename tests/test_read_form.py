@@ -345,7 +345,8 @@ def test_binary_garbage_csv_is_unreadable():
     (simple_form([["fiscal_revenue", "x", "万元", 1, 1]], header=["代码", "名称", "单位", "数值"]), "a.xlsx"),
     (b"", "empty.csv"),
     ("名称,数值\n收入,1\n".encode("gbk"), "b.csv"),
-])
+], ids=["xlsx", "empty-csv", "gbk-csv"])  # not ids from the bytes: a workbook's bytes hold the time it was written,
+# so two xdist workers collecting a second apart would name the test differently and refuse to run at all
 def test_a_sheet_without_a_table_header(data, name):
     conflict = _conflict(data, name)
     assert conflict.code == "E_NO_TABLE" and conflict.file_name == name
