@@ -10,6 +10,7 @@ import argparse
 import functools
 import http.server
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def migrate_prefect_database(home: Path) -> Path:
+    """`prefect server database upgrade` into `home`, with no server started; returns the database file, which
+    `PrefectStack(database=...)` copies into fresh homes."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING} | OFFLINE_ENV | {"PREFECT_HOME": str(home)}
+    subprocess.run([str(Path(sys.executable).with_name("prefect")), "server", "database", "upgrade", "-y"],
+                   env=env, check=True, capture_output=True, timeout=300)
+    return home / "prefect.db"
+
+
 class StackError(RuntimeError):
     """A part of the stack did not come up; the message names it and the log to read."""
 
@@ -57,6 +68,9 @@ class PrefectStack:
     port: int = 4200
     logs: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A Prefect database already migrated by this Prefect (`migrate_prefect_database`), copied into a home that
+    # has none: the server then starts without running its migrations (~7 of its ~13 CPU-s on a fresh home).
+    database: Path | None = None
     prefect: str = str(Path(sys.executable).with_name("prefect"))
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
@@ -112,6 +126,8 @@ class PrefectStack:
         """new_ports: if the server exits while starting, try again this many times on another free port (a port
         found free by free_port() can be taken by any process before the server binds it)."""
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.database is not None and not (self.home / "prefect.db").exists():
+            shutil.copyfile(self.database, self.home / "prefect.db")
         proc = self._spawn("server", ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

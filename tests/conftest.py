@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-import prefect.main  # noqa: F401 - sets up Prefect's logging now: its console handler keeps the stderr of that moment (the real one, not a CliRunner's that is closed after the call)
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -38,9 +40,16 @@ def _throwaway_files_in_memory(shm: Path = Path("/dev/shm"), need: int = 4 << 30
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
+assert "prefect" not in sys.modules, "Prefect was imported before the tests' PREFECT_HOME was set"
 _throwaway_files_in_memory()
+# This test process's own Prefect home (its temporary server's database, profiles): never the user's ~/.prefect,
+# and on a fresh machine never one database that two xdist workers migrate at once. Set before Prefect is imported.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-home-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)  # after the server: registered first
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+import prefect.main  # noqa: E402, F401 - after PREFECT_HOME; sets up Prefect's logging now: its console handler keeps the stderr of that moment (the real one, not a CliRunner's that is closed after the call)
+
 # as `make test` exports it: on two busy cores Prefect's temporary server can take more than its default 20 s
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # the parsed-catalog cache of this run, not the user's ~/.cache (subprocess tests with their own HOME get theirs)
@@ -121,7 +130,7 @@ def runtime(warehouse_url, tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
+def prefect_server(prefect_database):
     """This test process's one Prefect server, shared by every test here that runs flows in-process (through the
     CLI or directly): the temporary server `township` itself starts when no PREFECT_API_URL is set
     (cli/prefect_api.py), so the CLI's own calls in other tests find it running. A real `prefect server`
@@ -131,10 +140,41 @@ def prefect_server():
     from cli.prefect_api import use_prefect_api
     from tests.prefect_drain import drain_prefect_workers
 
+    home = Path(os.environ["PREFECT_HOME"])
+    if not (home / "prefect.db").exists():  # migrated once for the run, not by each worker's server
+        shutil.copyfile(prefect_database, home / "prefect.db")
     with temporary_settings(restore_defaults={PREFECT_API_URL}):  # not a stack some other fixture points us at
         url = use_prefect_api()
     yield url
-    drain_prefect_workers()  # before the server stops at exit: see tests/prefect_drain.py
+    drain_prefect_workers()  # before the server stops at the session's end: see tests/prefect_drain.py
+
+
+def pytest_sessionfinish(session):  # noqa: ANN001, ARG001
+    """Stop the temporary Prefect server of this process (the fixture's, or one the CLI started in a test) while
+    pytest's output is still open: stopped at exit instead, Prefect logs it to a closed stream, a traceback."""
+    if "prefect.server.api.server" in sys.modules:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        SubprocessASGIServer().stop()  # the instance Prefect's clients and cli/prefect_api.py use
+
+
+@pytest.fixture(scope="session")
+def prefect_database(tmp_path_factory, worker_id) -> Path:
+    """A Prefect database migrated once for the whole run (the xdist workers share it, made by the first under a
+    lock): the test stacks copy it into their fresh homes and start without migrating (~7 CPU-s a server)."""
+    import fcntl
+
+    from scripts.serve import migrate_prefect_database
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # pytest-N/, above each worker's popen-gwN/
+    done = shared / "prefect-database" / "prefect.db"
+    with open(shared / "prefect-database.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            made = migrate_prefect_database(shared / f"prefect-database.{os.getpid()}")
+            made.parent.rename(done.parent)
+    return done
 
 
 @pytest.fixture

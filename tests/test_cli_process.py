@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,8 +80,11 @@ def _server_child(pid: int, timeout: float = 180) -> tuple[int, int]:
     raise AssertionError(f"no Prefect server child of {pid} answered within {timeout:.0f}s")
 
 
-def test_a_killed_intake_leaves_no_prefect_server_behind(tmp_path):
-    proc = subprocess.Popen([TOWNSHIP, "intake", "--prefect"], env=_clean_env(tmp_path), stdout=subprocess.DEVNULL,
+def test_a_killed_intake_leaves_no_prefect_server_behind(tmp_path, prefect_database):
+    env = _clean_env(tmp_path)
+    (tmp_path / "prefect").mkdir()  # a Prefect home used before (the first day's is in the test below)
+    shutil.copyfile(prefect_database, tmp_path / "prefect" / "prefect.db")
+    proc = subprocess.Popen([TOWNSHIP, "intake", "--prefect"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     server = None
     try:

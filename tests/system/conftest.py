@@ -23,13 +23,14 @@ OUTPUT = ROOT / "test-output" / "system"
 
 
 @pytest.fixture(scope="package")
-def prefect_stack(tmp_path_factory):
+def prefect_stack(tmp_path_factory, prefect_database):
     """The stack, with this test process's Prefect client pointed at it."""
     logs = OUTPUT / "logs"
     for old in logs.glob("*.log"):
         old.unlink()
     stack = PrefectStack(
         home=tmp_path_factory.mktemp("prefect-home"),
+        database=prefect_database,
         port=free_port(),
         logs=logs,
         extra_env={
