@@ -30,6 +30,7 @@ import flows.publish_county  # noqa: F401  Prefect configures its terminal loggi
 # with the real stderr; first imported inside a CliRunner (tests/test_cli.py) it would keep CliRunner's closed one.
 from tasks.county_publication import publish_counties, publish_county, preview_county, write_county_draft
 from tasks.publication import publish_township
+from tasks.publication import publish_townships as publish_many
 from tasks.signoff import Signature
 from tasks.verify import verify_publish_dir
 from tests.county_catalog import EAST, WEST, write_county_catalog
@@ -63,11 +64,12 @@ def seed_october(engine) -> None:  # noqa: ANN001
 
 
 def publish_townships(rt) -> dict[str, int]:  # noqa: ANN001
-    """ta, tb, tc signed by their statistician; td frozen without a signer (it must not reach the county)."""
-    ids = {t: publish_township(rt, t, OCT, final=False, signature=STATISTICIAN,
-                               published_at=at(2021, 11, 10, 1)).snapshot_id for t in ("ta", "tb", "tc")}
+    """ta, tb, tc signed by their statistician (in one run, as the monthly publish does); td frozen without a
+    signer (it must not reach the county)."""
+    signed = publish_many(rt, ["ta", "tb", "tc"], OCT, final=False, signature=STATISTICIAN,
+                          published_at=at(2021, 11, 10, 1))
     publish_township(rt, "td", OCT, final=False, published_at=at(2021, 11, 10, 1))
-    return ids
+    return {t: r.snapshot_id for t, r in signed.items()}
 
 
 def rows(engine, sql: str, **params) -> list[tuple]:  # noqa: ANN001

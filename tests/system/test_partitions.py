@@ -2,7 +2,9 @@
 partitions '1/2' and '2/2' of a four-township county at once against one PostgreSQL warehouse, and every
 file is loaded exactly once. Then both partitions and an unpartitioned intake at once: still no double load.
 
-This module runs its own server and workers (a worker that polls every queue would take both partitions).
+This module runs its own server and workers (a worker that polls every queue would take both partitions). Its
+server is started on a port another process holds, as happens when free_port()'s port is taken before the server
+binds it: the stack comes up on a new free port.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
+import urllib.request
 import zlib
 from pathlib import Path
 
@@ -52,20 +56,30 @@ def county(county_dir) -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def partition_stack(tmp_path_factory, county_dir):
-    """A server, the `township` pool, one worker per partition queue, and a deployment per partition
-    (plus an unpartitioned one), all of the same entrypoint flows/intake.py:intake."""
+def taken_port():
+    """A port another process listens on while the partitions' server starts."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def partition_stack(tmp_path_factory, county_dir, prefect_database, taken_port):
+    """A server (asked for the taken port first), the `township` pool, one worker per partition queue, and a
+    deployment per partition (plus an unpartitioned one), all of the same entrypoint flows/intake.py:intake."""
     logs = OUTPUT / "logs" / "partitions"
     for old in logs.glob("*.log"):
         old.unlink()
     stack = PrefectStack(
         home=tmp_path_factory.mktemp("prefect-home-partitions"),
-        port=free_port(),
+        database=prefect_database,
+        port=taken_port,
         logs=logs,
         extra_env={"PREFECT_WORKER_QUERY_SECONDS": "1", "TOWNSHIP_CATALOG_DIR": str(county_dir)},
     )
     try:
-        stack.start_server(new_ports=3)  # free_port()'s port may be taken before the server binds it
+        stack.start_server(new_ports=3)
         stack.create_work_pool()
         for n, queue in enumerate(PARTITIONS.values(), start=1):
             stack.start_worker(f"partition-worker-{n}", queue=queue)
@@ -82,6 +96,13 @@ def partition_stack(tmp_path_factory, county_dir):
             yield stack
     finally:
         stack.down()
+
+
+def test_a_server_whose_port_another_process_took_started_on_a_new_free_port(partition_stack, taken_port):
+    assert partition_stack.port != taken_port
+    with urllib.request.urlopen(f"{partition_stack.api_url}/health", timeout=10) as r:
+        assert r.status == 200
+    assert partition_stack.alive() == ["server", "partition-worker-1", "partition-worker-2"]
 
 
 def bucket(township: str) -> str:
