@@ -76,9 +76,10 @@ class Databases:
             self.pg.stop()
 
 
-def bench_one(size: str, backend: str, dbs: Databases, sample: int, publish_townships: int | None) -> dict:
+def bench_one(size: str, backend: str, dbs: Databases, sample: int, publish_townships: int | None,
+              runs: Path = OUT / "runs") -> dict:
     ds = generate(size)
-    work = OUT / "runs" / size / backend
+    work = runs / size / backend
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     print(f"{size} on {backend}: {ds.files} files, {ds.values} values (read once in {ds.read_once():.1f} s, so "
@@ -95,8 +96,8 @@ def bench_one(size: str, backend: str, dbs: Databases, sample: int, publish_town
     return res
 
 
-def flow_once(dbs: Databases) -> dict:
-    work = OUT / "runs" / "township" / "flow"
+def flow_once(dbs: Databases, runs: Path = OUT / "runs") -> dict:
+    work = runs / "township" / "flow"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     return child("flow", "township", dbs.url("sqlite", "flow", work), work)
@@ -210,6 +211,9 @@ def main() -> None:
                         "extrapolated)")
     p.add_argument("--no-flow", action="store_true", help="skip timing the Prefect flow at township size")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
+    p.add_argument("--work", type=Path, default=OUT / "runs",
+                   help="where the runs' warehouses, archives and published files go (emptied per run; default "
+                        "bench/out/runs: give each engineer sharing bench/out a folder of their own)")
     a = p.parse_args()
     sizes = [s for s in a.sizes.split(",") if s]
     backends = [b for b in a.backends.split(",") if b]
@@ -227,9 +231,9 @@ def main() -> None:
         for size in sizes:
             for backend in backends:
                 publish = (a.province_publish or None) if size == "province" else None
-                results.append(bench_one(size, backend, dbs, a.sample, publish))
+                results.append(bench_one(size, backend, dbs, a.sample, publish, a.work))
         if "township" in sizes and not a.no_flow:
-            extras["flow"] = flow_once(dbs)
+            extras["flow"] = flow_once(dbs, a.work)
     finally:
         dbs.close()
     text = report(results, extras, started, commit)
