@@ -159,7 +159,7 @@ def pytest_sessionfinish(session):  # noqa: ANN001, ARG001
 
 
 @pytest.fixture(scope="session")
-def prefect_database(tmp_path_factory, worker_id) -> Path:
+def prefect_database(tmp_path_factory) -> Path:
     """A Prefect database migrated once for the whole run (the xdist workers share it, made by the first under a
     lock): the test stacks copy it into their fresh homes and start without migrating (~7 CPU-s a server)."""
     import fcntl
@@ -167,7 +167,7 @@ def prefect_database(tmp_path_factory, worker_id) -> Path:
     from scripts.serve import migrate_prefect_database
 
     base = tmp_path_factory.getbasetemp()
-    shared = base if worker_id == "master" else base.parent  # pytest-N/, above each worker's popen-gwN/
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-N/, above each popen-gwN/
     done = shared / "prefect-database" / "prefect.db"
     with open(shared / "prefect-database.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
