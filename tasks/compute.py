@@ -29,7 +29,20 @@ def round_half_up(x: pd.Series, decimals: pd.Series | int) -> pd.Series:
 
 
 def indicator_frame(catalog: Catalog) -> pd.DataFrame:
-    """One row per indicator in catalog order, with what the computation and display need."""
+    """One row per indicator in catalog order, with what the computation and display need (a copy: built once per
+    catalog, it is asked for by every township published)."""
+    hit = _INDICATOR_FRAMES.get(id(catalog))
+    if hit is None or hit[0] is not catalog:
+        if len(_INDICATOR_FRAMES) >= 8:
+            _INDICATOR_FRAMES.clear()
+        hit = _INDICATOR_FRAMES[id(catalog)] = (catalog, _indicator_frame(catalog))
+    return hit[1].copy()
+
+
+_INDICATOR_FRAMES: dict[int, tuple[Catalog, pd.DataFrame]] = {}  # id(catalog) → (the catalog, its frame)
+
+
+def _indicator_frame(catalog: Catalog) -> pd.DataFrame:
     inds = catalog.indicators
     return pd.DataFrame({
         "indicator_code": [i.code for i in inds],
@@ -101,12 +114,32 @@ def compute_township(values: pd.DataFrame, catalog: Catalog, township: str, peri
     `values`: current reporter values (publish_io.VALUE_COLUMNS) covering at least period−1, period and
     the same two months last year.
     """
+    inds, figs = _resolved(values, catalog)
+    return _township_table(figs, inds, expected_pairs(catalog, township), catalog, township, period)
+
+
+def township_month(values: pd.DataFrame, catalog: Catalog, township: str, period: Period,
+                   trend_indicators: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """compute_township, and monthly_ytd of its first `trend_indicators` headline indicators (the report's trend),
+    from the reporters' figures resolved once."""
+    inds, figs = _resolved(values, catalog)
+    expected = expected_pairs(catalog, township)
+    table = _township_table(figs, inds, expected, catalog, township, period)
+    headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
+    return table, _ytd_by_period(figs[figs["indicator_code"].isin(headline[:trend_indicators])], expected)
+
+
+def _resolved(values: pd.DataFrame, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
     inds = indicator_frame(catalog)
-    figs = resolve_figures(values, dict(zip(inds["indicator_code"], inds["measure"])))
+    return inds, resolve_figures(values, dict(zip(inds["indicator_code"], inds["measure"])))
+
+
+def _township_table(figs: pd.DataFrame, inds: pd.DataFrame, expected: pd.DataFrame, catalog: Catalog,
+                    township: str, period: Period) -> pd.DataFrame:
     key = ["indicator_code", "reporter_code"]
     cur = figs[figs["period"].eq(str(period))]
     last = figs[figs["period"].eq(str(period.same_month_last_year()))]
-    e = (expected_pairs(catalog, township)
+    e = (expected
          .merge(cur[key + ["month_value", "ytd_value", "note", "jan_feb_combined"]], how="left", on=key)
          .merge(last[key + ["ytd_value"]].rename(columns={"ytd_value": "prior"}), how="left", on=key))
     # Reported = the reporter gave a figure; a month with no derivable ytd still counts (and the
@@ -178,10 +211,13 @@ def derived_figures(out: pd.DataFrame, catalog: Catalog, org_unit: str, period: 
 
 def monthly_ytd(values: pd.DataFrame, catalog: Catalog, township: str, codes: list[str]) -> pd.DataFrame:
     """Township ytd per period for some indicators (sum over the reporters that reported): the trend."""
-    inds = indicator_frame(catalog)
-    figs = resolve_figures(values[values["indicator_code"].isin(codes)],
-                           dict(zip(inds["indicator_code"], inds["measure"])))
-    expected = expected_pairs(catalog, township)
+    _inds, figs = _resolved(values[values["indicator_code"].isin(codes)], catalog)
+    return _ytd_by_period(figs, expected_pairs(catalog, township))
+
+
+def _ytd_by_period(figs: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    # Each reporter × indicator resolves from its own months only: the figures of some indicators are the same
+    # whether resolved alone or with all the others.
     figs = figs.merge(expected, on=["indicator_code", "reporter_code"])
     return (figs.groupby(["indicator_code", "period"], as_index=False)["ytd_value"].sum(min_count=1)
             .sort_values(["indicator_code", "period"], ignore_index=True))

@@ -58,18 +58,28 @@ def read_current_values(source: Engine | Connection, township: str, first_period
                         last_period: str) -> pd.DataFrame:
     """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive.
     source: the engine, or a connection (read inside its transaction)."""
-    v = ValueHistory
-    stmt = (select(v.reporter_code, v.period, v.indicator_code, v.month_value, v.ytd_value, v.note,
-                   v.submission_id, v.valid_from)
-            .join(Reporter, Reporter.code == v.reporter_code)
-            .where(Reporter.township_code == township, v.valid_to.is_(None),
-                   v.period >= first_period, v.period <= last_period))
+    stmt = _current(township, first_period, last_period, *VALUE_COLUMNS)
     with connected(source) as conn:
         df = _frame(conn, stmt, VALUE_COLUMNS)
     df["month_value"] = df["month_value"].astype("float64")
     df["ytd_value"] = df["ytd_value"].astype("float64")
     df["valid_from"] = _utc_column(df["valid_from"])
     return df
+
+
+def read_current_versions(conn: Connection, township: str, first_period: str, last_period: str) -> frozenset:
+    """The version of each value read_current_values reads: (reporter_code, period, indicator_code,
+    submission_id), without the values (a freeze checks under its lock that they are still those it froze)."""
+    key = ("reporter_code", "period", "indicator_code", "submission_id")
+    return frozenset((r, p, i, int(s)) for r, p, i, s in conn.execute(_current(township, first_period, last_period, *key)))
+
+
+def _current(township: str, first_period: str, last_period: str, *columns: str):  # noqa: ANN202 - a Select
+    v = ValueHistory
+    return (select(*(getattr(v, c) for c in columns))
+            .join(Reporter, Reporter.code == v.reporter_code)
+            .where(Reporter.township_code == township, v.valid_to.is_(None),
+                   v.period >= first_period, v.period <= last_period))
 
 
 def read_submissions(engine: Engine, township: str, period: str) -> pd.DataFrame:
