@@ -23,9 +23,14 @@ DISPLAY_COLUMNS = ["indicator_name", "unit", "decimals", "measure", "parent_code
 
 def round_half_up(x: pd.Series, decimals: pd.Series | int) -> pd.Series:
     """四舍五入 as statistical tables do (numpy rounds half to even); NaN stays NaN."""
-    f = np.power(10.0, decimals)
+    if x.dtype != "float64":
+        f = np.power(10.0, decimals)
+        return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+    # The same arithmetic on the arrays: a table rounds six columns, and each Series operation costs more than
+    # the arithmetic itself.
+    a, f = x.to_numpy(), np.power(10.0, np.asarray(decimals))
     # The tiny epsilon absorbs binary noise such as 1.005 * 100 = 100.49999999999999.
-    return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+    return pd.Series(np.sign(a) * np.floor(np.abs(a) * f + 0.5 + 1e-9) / f, index=x.index)
 
 
 def indicator_frame(catalog: Catalog) -> pd.DataFrame:
@@ -84,18 +89,23 @@ def resolve_figures(values: pd.DataFrame, measures: dict[str, str]) -> pd.DataFr
         columns={"period": "prev_period", "month_value": "prev_month", "ytd_value": "prev_ytd"})
     prev["prev_row"] = True
     df = df.merge(prev, how="left", on=["reporter_code", "prev_period", "indicator_code"])
-    df["prev_row"] = df["prev_row"].eq(True)
+    # From here on by position, on arrays: the merge kept the rows in order (one previous month at most per row)
+    # and gave them a new index, which `month` (the values' own index) need not share.
+    nan = np.nan
+    month = month.to_numpy()
+    m, y = df["month_value"].to_numpy(), df["ytd_value"].to_numpy()
+    prev_month, prev_ytd = df["prev_month"].to_numpy(dtype="float64"), df["prev_ytd"].to_numpy(dtype="float64")
     # Last month's ytd; a January that reported only its month value has ytd = month.
-    prev_ytd = df["prev_ytd"].where(df["prev_ytd"].notna(), df["prev_month"].where(month.eq(2)))
-    m, y = df["month_value"], df["ytd_value"]
-    first = month.eq(1)
-    combined = month.eq(2) & ~df["prev_row"]
-    ytd = y.where(y.notna(), (prev_ytd + m).where(prev_ytd.notna(), m.where(first | combined)))
-    mon = m.where(m.notna(), (y - prev_ytd).where(prev_ytd.notna(), y.where(first | combined)))
-    stock = df["indicator_code"].map(measures).eq("stock")
-    level = m.where(m.notna(), y)
-    df["month_value"] = mon.where(~stock, level)
-    df["ytd_value"] = ytd.where(~stock, level)
+    prev_ytd = np.where(~np.isnan(prev_ytd), prev_ytd, np.where(month == 2, prev_month, nan))
+    first = month == 1
+    combined = (month == 2) & ~df["prev_row"].eq(True).to_numpy()
+    has_prev = ~np.isnan(prev_ytd)
+    ytd = np.where(~np.isnan(y), y, np.where(has_prev, prev_ytd + m, np.where(first | combined, m, nan)))
+    mon = np.where(~np.isnan(m), m, np.where(has_prev, y - prev_ytd, np.where(first | combined, y, nan)))
+    stock = df["indicator_code"].map(measures).eq("stock").to_numpy()
+    level = np.where(~np.isnan(m), m, y)
+    df["month_value"] = np.where(stock, level, mon)
+    df["ytd_value"] = np.where(stock, level, ytd)
     df["jan_feb_combined"] = combined & ~stock
     return df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note",
                "jan_feb_combined"]]
