@@ -12,7 +12,8 @@ for province subsets (the first N counties' townships; their forms are copied ou
 read-only). Everything is written under --work (default /tmp/township-bench-publish), never into bench/out, so
 runs of several people do not meet. PostgreSQL: one throwaway server (tests/pg_server.py) kept between calls
 until `pgstop`; each publish runs on a database copied from the prepared one (CREATE DATABASE … TEMPLATE).
-Prints one JSON line: wall seconds (townships, county roll-ups), CPU seconds of all processes, steps.
+Prints one JSON line: wall seconds (townships, county roll-ups), CPU seconds of all our processes, CPU seconds of the
+PostgreSQL server (its backends share the two cores), steps.
 """
 
 from __future__ import annotations
@@ -30,6 +31,28 @@ W = Path("/tmp/township-bench-publish")
 def cpu():
     o, k = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return o.ru_utime + o.ru_stime + k.ru_utime + k.ru_stime
+
+
+def postgres_cpu():
+    """CPU seconds (user + system) the bench's PostgreSQL server has used: the postmaster with its exited backends,
+    plus the live ones. Not in cpu(): the server is no child of ours, yet it shares the machine's cores."""
+    import os
+
+    if not (W / "pg.json").exists():
+        return 0.0
+    root = Path(json.loads((W / "pg.json").read_text())["root"])
+    pid = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for d in Path("/proc").iterdir():
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split() if d.name.isdigit() else None
+        except OSError:
+            continue
+        if stat and int(d.name) == pid:
+            ticks += sum(int(x) for x in stat[11:15])  # utime, stime, cutime, cstime
+        elif stat and int(stat[1]) == pid:
+            ticks += int(stat[11]) + int(stat[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def pg_url():
@@ -140,7 +163,7 @@ def publish(a):
         from pyinstrument import Profiler
         prof = Profiler(interval=0.002)
         prof.start()
-    t, c0 = time.perf_counter(), cpu()
+    t, c0, pg0 = time.perf_counter(), cpu(), postgres_cpu()
     publish_townships(rt, towns, PERIOD, final=False, run=timed, signature=signed)
     towns_s = time.perf_counter() - t
     from tasks import county_publication
@@ -151,14 +174,14 @@ def publish(a):
             publish_county(rt, c, PERIOD, False, signed, timed)
     total = time.perf_counter() - t
     stop_worker_processes()
-    c1 = cpu() - c0
+    c1, pg1 = cpu() - c0, postgres_cpu() - pg0
     if prof:
         prof.stop()
         Path(a.profile).write_text(prof.output_text(unicode=True, color=False, show_all=False))
     n = sum(1 for _ in pub.glob("*/*/v*/manifest.json"))
     print(json.dumps({"tag": tag(a), "townships": len(towns), "counties": len(counties), "open_s": round(imp, 2),
                       "publish_s": round(total, 2), "townships_s": round(towns_s, 2),
-                      "counties_s": round(total - towns_s, 2), "cpu_s": round(c1, 1),
+                      "counties_s": round(total - towns_s, 2), "cpu_s": round(c1, 1), "postgres_cpu_s": round(pg1, 1),
                       "per_township_s": round(total / len(towns), 3), "manifests": n,
                       "steps": {k: round(v, 2) for k, v in timed.seconds.items()}}, ensure_ascii=False))
     rt.engine.dispose()

@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String
+from reportlab import rl_config
+
+# reportlab checks every attribute set on a shape against its declared type (a debugging aid, on by default): ~40%
+# of drawing a township's charts. The charts set only values their tests draw; the drawings are the same.
+# Read when reportlab.graphics.shapes is first imported, and by its check at each set.
+rl_config.shapeChecking = 0
+
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String  # noqa: E402
 from reportlab.lib.colors import HexColor
 
 from tasks import fonts

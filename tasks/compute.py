@@ -23,13 +23,31 @@ DISPLAY_COLUMNS = ["indicator_name", "unit", "decimals", "measure", "parent_code
 
 def round_half_up(x: pd.Series, decimals: pd.Series | int) -> pd.Series:
     """四舍五入 as statistical tables do (numpy rounds half to even); NaN stays NaN."""
-    f = np.power(10.0, decimals)
+    if x.dtype != "float64":
+        f = np.power(10.0, decimals)
+        return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+    # The same arithmetic on the arrays: a table rounds six columns, and each Series operation costs more than
+    # the arithmetic itself.
+    a, f = x.to_numpy(), np.power(10.0, np.asarray(decimals))
     # The tiny epsilon absorbs binary noise such as 1.005 * 100 = 100.49999999999999.
-    return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+    return pd.Series(np.sign(a) * np.floor(np.abs(a) * f + 0.5 + 1e-9) / f, index=x.index)
 
 
 def indicator_frame(catalog: Catalog) -> pd.DataFrame:
-    """One row per indicator in catalog order, with what the computation and display need."""
+    """One row per indicator in catalog order, with what the computation and display need (a copy: built once per
+    catalog, it is asked for by every township published)."""
+    hit = _INDICATOR_FRAMES.get(id(catalog))
+    if hit is None or hit[0] is not catalog:
+        if len(_INDICATOR_FRAMES) >= 8:
+            _INDICATOR_FRAMES.clear()
+        hit = _INDICATOR_FRAMES[id(catalog)] = (catalog, _indicator_frame(catalog))
+    return hit[1].copy()
+
+
+_INDICATOR_FRAMES: dict[int, tuple[Catalog, pd.DataFrame]] = {}  # id(catalog) → (the catalog, its frame)
+
+
+def _indicator_frame(catalog: Catalog) -> pd.DataFrame:
     inds = catalog.indicators
     return pd.DataFrame({
         "indicator_code": [i.code for i in inds],
@@ -71,18 +89,23 @@ def resolve_figures(values: pd.DataFrame, measures: dict[str, str]) -> pd.DataFr
         columns={"period": "prev_period", "month_value": "prev_month", "ytd_value": "prev_ytd"})
     prev["prev_row"] = True
     df = df.merge(prev, how="left", on=["reporter_code", "prev_period", "indicator_code"])
-    df["prev_row"] = df["prev_row"].eq(True)
+    # From here on by position, on arrays: the merge kept the rows in order (one previous month at most per row)
+    # and gave them a new index, which `month` (the values' own index) need not share.
+    nan = np.nan
+    month = month.to_numpy()
+    m, y = df["month_value"].to_numpy(), df["ytd_value"].to_numpy()
+    prev_month, prev_ytd = df["prev_month"].to_numpy(dtype="float64"), df["prev_ytd"].to_numpy(dtype="float64")
     # Last month's ytd; a January that reported only its month value has ytd = month.
-    prev_ytd = df["prev_ytd"].where(df["prev_ytd"].notna(), df["prev_month"].where(month.eq(2)))
-    m, y = df["month_value"], df["ytd_value"]
-    first = month.eq(1)
-    combined = month.eq(2) & ~df["prev_row"]
-    ytd = y.where(y.notna(), (prev_ytd + m).where(prev_ytd.notna(), m.where(first | combined)))
-    mon = m.where(m.notna(), (y - prev_ytd).where(prev_ytd.notna(), y.where(first | combined)))
-    stock = df["indicator_code"].map(measures).eq("stock")
-    level = m.where(m.notna(), y)
-    df["month_value"] = mon.where(~stock, level)
-    df["ytd_value"] = ytd.where(~stock, level)
+    prev_ytd = np.where(~np.isnan(prev_ytd), prev_ytd, np.where(month == 2, prev_month, nan))
+    first = month == 1
+    combined = (month == 2) & ~df["prev_row"].eq(True).to_numpy()
+    has_prev = ~np.isnan(prev_ytd)
+    ytd = np.where(~np.isnan(y), y, np.where(has_prev, prev_ytd + m, np.where(first | combined, m, nan)))
+    mon = np.where(~np.isnan(m), m, np.where(has_prev, y - prev_ytd, np.where(first | combined, y, nan)))
+    stock = df["indicator_code"].map(measures).eq("stock").to_numpy()
+    level = np.where(~np.isnan(m), m, y)
+    df["month_value"] = np.where(stock, level, mon)
+    df["ytd_value"] = np.where(stock, level, ytd)
     df["jan_feb_combined"] = combined & ~stock
     return df[["reporter_code", "period", "indicator_code", "month_value", "ytd_value", "note",
                "jan_feb_combined"]]
@@ -101,12 +124,32 @@ def compute_township(values: pd.DataFrame, catalog: Catalog, township: str, peri
     `values`: current reporter values (publish_io.VALUE_COLUMNS) covering at least period−1, period and
     the same two months last year.
     """
+    inds, figs = _resolved(values, catalog)
+    return _township_table(figs, inds, expected_pairs(catalog, township), catalog, township, period)
+
+
+def township_month(values: pd.DataFrame, catalog: Catalog, township: str, period: Period,
+                   trend_indicators: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """compute_township, and monthly_ytd of its first `trend_indicators` headline indicators (the report's trend),
+    from the reporters' figures resolved once."""
+    inds, figs = _resolved(values, catalog)
+    expected = expected_pairs(catalog, township)
+    table = _township_table(figs, inds, expected, catalog, township, period)
+    headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
+    return table, _ytd_by_period(figs[figs["indicator_code"].isin(headline[:trend_indicators])], expected)
+
+
+def _resolved(values: pd.DataFrame, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
     inds = indicator_frame(catalog)
-    figs = resolve_figures(values, dict(zip(inds["indicator_code"], inds["measure"])))
+    return inds, resolve_figures(values, dict(zip(inds["indicator_code"], inds["measure"])))
+
+
+def _township_table(figs: pd.DataFrame, inds: pd.DataFrame, expected: pd.DataFrame, catalog: Catalog,
+                    township: str, period: Period) -> pd.DataFrame:
     key = ["indicator_code", "reporter_code"]
     cur = figs[figs["period"].eq(str(period))]
     last = figs[figs["period"].eq(str(period.same_month_last_year()))]
-    e = (expected_pairs(catalog, township)
+    e = (expected
          .merge(cur[key + ["month_value", "ytd_value", "note", "jan_feb_combined"]], how="left", on=key)
          .merge(last[key + ["ytd_value"]].rename(columns={"ytd_value": "prior"}), how="left", on=key))
     # Reported = the reporter gave a figure; a month with no derivable ytd still counts (and the
@@ -178,10 +221,13 @@ def derived_figures(out: pd.DataFrame, catalog: Catalog, org_unit: str, period: 
 
 def monthly_ytd(values: pd.DataFrame, catalog: Catalog, township: str, codes: list[str]) -> pd.DataFrame:
     """Township ytd per period for some indicators (sum over the reporters that reported): the trend."""
-    inds = indicator_frame(catalog)
-    figs = resolve_figures(values[values["indicator_code"].isin(codes)],
-                           dict(zip(inds["indicator_code"], inds["measure"])))
-    expected = expected_pairs(catalog, township)
+    _inds, figs = _resolved(values[values["indicator_code"].isin(codes)], catalog)
+    return _ytd_by_period(figs, expected_pairs(catalog, township))
+
+
+def _ytd_by_period(figs: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    # Each reporter × indicator resolves from its own months only: the figures of some indicators are the same
+    # whether resolved alone or with all the others.
     figs = figs.merge(expected, on=["indicator_code", "reporter_code"])
     return (figs.groupby(["indicator_code", "period"], as_index=False)["ytd_value"].sum(min_count=1)
             .sort_values(["indicator_code", "period"], ignore_index=True))

@@ -49,7 +49,7 @@ def write_ranking_xlsx(ranking: pd.DataFrame, header: ExportHeader, path: Path, 
     """The printed table: townships as rows; per headline indicator 1-本月累计, 同比%, 位次, 完成率%, 位次."""
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path))
+    wb = xlsxwriter.Workbook(str(path), {"in_memory": True})  # as tasks/exports.write_xlsx
     wb.set_properties({"title": f"{header.township_name}{RANKING_SHEET}",
                        "created": published_at.to_pydatetime().replace(tzinfo=None)})
     ws = wb.add_worksheet(RANKING_SHEET)

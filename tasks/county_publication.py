@@ -103,7 +103,8 @@ def check_step(rt: Runtime, tables: dict[str, pd.DataFrame], docs: DocsRun | Non
 def freeze_step(rt: Runtime, preview: CountyPreview, final: bool, signature: Signature | None,
                 published_at: dt.datetime | None = None) -> FrozenVintage:
     return freeze_vintage(rt.engine, preview.county, preview.period, preview.table, preview.label, preview.checks,
-                          final, published_at, signature, preview.sources[publish_io.SOURCE_COLUMNS])
+                          final, published_at, signature, preview.sources[publish_io.SOURCE_COLUMNS],
+                          digest=preview.content_hash)
 
 
 def changed_by(rt: Runtime, changes: pd.DataFrame, old_sources: pd.DataFrame,

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from tasks import charts, exports, report, verify
-from tasks.compute import compute_township, monthly_ytd, period_label
+from tasks.compute import period_label, township_month
 from tasks.gx_docs import DocsRun, site_dir, snapshots_run_name
 from tasks.narrative import narrative
 from tasks.signoff import DECISION_ZH, Signature
@@ -70,6 +70,7 @@ class Preview:
     latest: publish_io.VintageRow | None  # the last vintage, if any
     changes: pd.DataFrame  # against the last vintage
     pending: pd.DataFrame  # corrections to a final month waiting for this sign-off (tasks/signoff.py)
+    trend: pd.DataFrame  # the report's trend chart: ytd by period of the first headline indicators
 
     @property
     def next_vintage(self) -> int:
@@ -136,8 +137,11 @@ def compare_step(rt: Runtime, township: str, period: Period, table: pd.DataFrame
     return latest, vintage_changes(old, table, moved)
 
 
-def compute_step(rt: Runtime, township: str, period: Period, values: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    return compute_township(values, rt.catalog, township, period), period_label(period)
+def compute_step(rt: Runtime, township: str, period: Period,
+                 values: pd.DataFrame) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """The township's table, its label and its trend (the figures resolved once for both)."""
+    table, trend = township_month(values, rt.catalog, township, period, charts.TREND_INDICATORS)
+    return table, period_label(period), trend
 
 
 def data_docs_dir(rt: Runtime) -> Path:
@@ -167,14 +171,22 @@ def freeze_step(rt: Runtime, preview: Preview, final: bool, published_at: dt.dat
         raise ValueError(f"{township} {period} is final (定报): its pending revisions need a signer")
 
     def in_lock(conn: Connection) -> None:
-        if _versions(*_read_month(conn, township, period)) != _versions(preview.values, preview.pending):
+        if _current_versions(conn, township, period) != _versions(preview.values, preview.pending):
             raise PreviewOutdated(township, period)
         if not preview.pending.empty:
             applied[:] = signoff_io.apply_pending_locked(conn, township, str(period), publish_io.now_utc())
 
     frozen = freeze_vintage(rt.engine, township, period, preview.table, preview.label, preview.checks, final,
-                            published_at, signature, in_lock=in_lock)
+                            published_at, signature, in_lock=in_lock, digest=preview.content_hash)
     return frozen, applied
+
+
+def _current_versions(conn: Connection, township: str, period: Period) -> tuple[frozenset, frozenset]:
+    """_versions of what _read_month reads now; with no pending revision (nearly always) only the values'
+    versions are read, not the values."""
+    if signoff_io.has_pending(conn, township, str(period)):
+        return _versions(*_read_month(conn, township, period))
+    return publish_io.read_current_versions(conn, township, f"{period.year - 1}-01", str(period)), frozenset()
 
 
 def _local(rt: Runtime, t: pd.Timestamp) -> str:
@@ -196,12 +208,10 @@ def export_header(rt: Runtime, township: str, period: Period, frozen: FrozenVint
 
 
 def _write_files(rt: Runtime, township: str, period: Period, header: exports.ExportHeader, table: pd.DataFrame,
-                 values: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame, folder: Path,
+                 trend: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame, folder: Path,
                  published_at: pd.Timestamp) -> None:
     """Tables, charts and report of a month into `folder` (a vintage's staging folder, or the draft's)."""
     exports.write_table_exports(table, header, folder, published_at)
-    headline = table[table["headline"].notna()].sort_values("headline")["indicator_code"].tolist()
-    trend = monthly_ytd(values, rt.catalog, township, headline[: charts.TREND_INDICATORS])
     drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month)
     # The follow-ups are read once, for the status table's counts and for their own section.
     follow = publish_io.read_follow_ups(rt.engine, township, str(period))
@@ -214,7 +224,7 @@ def _write_files(rt: Runtime, township: str, period: Period, header: exports.Exp
 
 
 def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintage, table: pd.DataFrame,
-                values: pd.DataFrame) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
+                trend: pd.DataFrame) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
     """Write the vintage's folder once: tables, charts, report, manifest. A folder already complete
     (an unchanged re-publish) is left exactly as it is. Returns the folder, its files, and the
     vintage's stored changes and check failures."""
@@ -225,7 +235,7 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)
-    _write_files(rt, township, period, header, table, values, checks, changes, stage, frozen.published_at)
+    _write_files(rt, township, period, header, table, trend, checks, changes, stage, frozen.published_at)
     exports.write_manifest(stage, header)
     exports.move_into_place(stage, folder)
     verify.record_published(rt.engine, frozen.snapshot_id, folder)
@@ -255,7 +265,7 @@ def write_draft(rt: Runtime, preview: Preview) -> Path:
     folder, header, now = draft_header(rt, township, period, preview.label, preview.next_vintage,
                                        preview.content_hash)
     stage = exports.staging_folder(folder)
-    _write_files(rt, township, period, header, preview.table, preview.values, preview.checks, preview.changes,
+    _write_files(rt, township, period, header, preview.table, preview.trend, preview.checks, preview.changes,
                  stage, now)
     shutil.rmtree(folder, ignore_errors=True)
     stage.rename(folder)
@@ -276,11 +286,12 @@ def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple,
 
 def prepare_step(township: str, rt: Runtime, period: Period) -> tuple:
     """One township's month up to the check, with the runner's item first: its values (with pending revisions
-    laid over), the pending revisions, the computed table and label, the last vintage and the changes."""
+    laid over), the pending revisions, the computed table and label, the last vintage, the changes, the trend and
+    the content hash (hashed here, in parallel, not one township after another by the caller)."""
     values, pending = load_step(rt, township, period)
-    table, label = compute_step(rt, township, period, values)
+    table, label, trend = compute_step(rt, township, period, values)
     latest, changes = compare_step(rt, township, period, table, pending)
-    return values, pending, table, label, latest, changes
+    return values, pending, table, label, latest, changes, trend, content_hash(table, label)
 
 
 REFRESH_ATTEMPTS = 3  # previews of a township a sign-off with `refresh` tries while intakes keep loading
@@ -303,7 +314,7 @@ def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature |
             preview = preview_township(rt, preview.township, preview.period)
     township, period = preview.township, preview.period
     result = publish_result(frozen, preview.table, export_step(rt, township, period, frozen, preview.table,
-                                                               preview.values), signature, applied)
+                                                               preview.trend), signature, applied)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
     return result
 
@@ -326,14 +337,13 @@ def preview_townships(rt: Runtime, townships: list[str], period: Period, run: St
     `snapshot <township> <period> v<vintage>` (several: `snapshot <period> <n> townships`)."""
     prepared = run.map(PREPARE, list(townships), rt, period)
     tables = {t: p[2] for t, p in zip(townships, prepared)}
-    digests = {t: content_hash(table, label) for t, (_v, _p, table, label, _l, _c) in zip(townships, prepared)}
     docs = None
     if data_docs:
-        vintages = {t: checked_vintage(p[4], digests[t]) for t, p in zip(townships, prepared)}
+        vintages = {t: checked_vintage(p[4], p[7]) for t, p in zip(townships, prepared)}
         docs = DocsRun(data_docs_dir(rt), snapshots_run_name(str(period), vintages))
     checks = run(CHECK, tables, docs)
-    return {t: Preview(t, period, values, table, label, checks[t], digests[t], latest, changes, pending)
-            for t, (values, pending, table, label, latest, changes) in zip(townships, prepared)}
+    return {t: Preview(t, period, values, table, label, checks[t], digest, latest, changes, pending, trend)
+            for t, (values, pending, table, label, latest, changes, trend, digest) in zip(townships, prepared)}
 
 
 def preview_township(rt: Runtime, township: str, period: Period, run: StepRunner = PLAIN, *,

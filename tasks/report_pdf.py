@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -189,6 +190,10 @@ def _table_class() -> type:
             if text._font != (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading):
                 text._font = (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading)
                 text.setFont(*text._font)
+                font = getFont(cellstyle.fontname)
+                # Only a TrueType font's strings are shown by _show: others as textOut shows them.
+                text._ttf = font if font._dynamicFont else None
+                text._tf = f"{fp_str(cellstyle.fontsize)} Tf {fp_str(cellstyle.leading)} TL"
             if text._color != cellstyle.color:
                 text._color = cellstyle.color
                 text.setFillColor(cellstyle.color)
@@ -203,9 +208,36 @@ def _table_class() -> type:
                 x = colpos + colwidth - cellstyle.rightPadding - w if cellstyle.alignment == "RIGHT" \
                     else colpos + (colwidth + cellstyle.leftPadding - cellstyle.rightPadding - w) * 0.5
             text.setTextOrigin(x, y)
-            text._textOut(cellval)  # textOut without measuring the string again to advance the cursor
+            if text._ttf is None:
+                text._textOut(cellval)  # textOut without measuring the string again to advance the cursor
+            else:
+                self._show(text, cellval)
+
+        def _show(self, text, cellval: str) -> None:  # noqa: ANN001
+            """text._textOut(cellval) for a TrueType font, the same operators: the string's runs per font subset
+            (the subset's code of each character, assigned once per document and never changed) are formatted
+            once per document and string; a township's tables repeat —, 未报, units and counts."""
+            doc, font = self.canv._doc, text._ttf
+            cache = _RUNS.setdefault(doc, {})
+            runs = cache.get((font.fontName, cellval))
+            if runs is None:
+                runs = cache[font.fontName, cellval] = [(subset, f"({self.canv._escape(t)}) Tj")
+                                                        for subset, t in font.splitString(cellval, doc)]
+            ops = []
+            for subset, op in runs:
+                if subset != text._curSubset:
+                    ops.append(f"{font.getSubsetInternalName(subset, doc)} {text._tf}")
+                    text._curSubset = subset
+                ops.append(op)
+            text._code.append(" ".join(ops))
+
+    from reportlab.lib.rl_accel import fp_str
+    from reportlab.pdfbase.pdfmetrics import getFont
 
     return PlainTextTable
+
+
+_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # PDF document → (font, string) → formatted runs
 
 
 _ALIGNS = ("LEFT", "RIGHT", "CENTER", "CENTRE")  # the alignments the shared text object draws

@@ -110,12 +110,13 @@ def check_snapshots(tables: Mapping[str, pd.DataFrame], docs: DocsRun | None = N
 def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.DataFrame, label: str,
                    checks: pd.DataFrame, final: bool, published_at: dt.datetime | None = None,
                    signature: Signature | None = None, sources: pd.DataFrame | None = None,
-                   in_lock: Callable[[Connection], None] | None = None) -> FrozenVintage:
+                   in_lock: Callable[[Connection], None] | None = None, digest: str | None = None) -> FrozenVintage:
     """Store the table as the next vintage unless the latest has the same content and status.
     signature: who signed it off (stored with the vintage); a change to a final month is a revision.
     sources: a county vintage's township vintages (publish_io.SOURCE_COLUMNS), stored and hashed with it.
     in_lock: run first inside the freeze's transaction, under the intake lock: a township's sign-off checks
     there that its preview is still the warehouse's current state and applies its pending revisions.
+    digest: content_hash(table, label, sources) when the caller has it already (a preview's).
 
     One transaction per attempt, holding the intake lock like every load (shared; PostgreSQL advisory locks,
     SQLite BEGIN IMMEDIATE: warehouse.intake_io.freeze_lock): no batch loads while a vintage is frozen, and a vintage is older (published_at, taken
@@ -123,7 +124,7 @@ def freeze_vintage(engine: Engine, township: str, period: Period, table: pd.Data
     the unique constraint, and the loser retries once (then usually finds the winner's identical vintage).
     """
     status = "final" if final else "preliminary"
-    digest = content_hash(table, label, sources)
+    digest = digest or content_hash(table, label, sources)
     args = (engine, township, period, table, label, checks, status, digest, published_at, signature, sources,
             in_lock)
     try:

@@ -127,7 +127,7 @@ def test_a_part_above_its_total_is_stored_as_a_check_failure_and_shown_in_the_re
 def test_two_publishers_at_once_freeze_one_vintage(runtime):
     seed_october(runtime.engine)
     values = load_values(runtime, "taoyuan", OCT)
-    table, label = compute_step(runtime, "taoyuan", OCT, values)
+    table, label, _trend = compute_step(runtime, "taoyuan", OCT, values)
     checks = pd.DataFrame(columns=["code", "indicator_code", "message_zh", "message_en"])
     start, results, errors = threading.Barrier(2), [], []
 

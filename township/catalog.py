@@ -199,16 +199,29 @@ class Catalog(BaseModel):
         kind = self.reporter_by_code[reporter_code].kind
         return [i for i in self.indicators if i.owner == kind]
 
+    @cached_property
+    def _expected_by_township(self) -> dict[str, list[Reporter]]:
+        # Built once: a province catalog has 32,400 reporters, and every township published asks for its own.
+        kinds = {i.owner for i in self.indicators}
+        out: dict[str, list[Reporter]] = {}
+        for r in self.reporters:
+            if r.kind in kinds:
+                out.setdefault(r.township, []).append(r)
+        return out
+
     def expected_reporters(self, township: str) -> list[Reporter]:
         """Reporters of a township that own at least one indicator (and so must submit monthly)."""
-        kinds = {i.owner for i in self.indicators}
-        return [r for r in self.reporters if r.township == township and r.kind in kinds]
+        return list(self._expected_by_township.get(township, []))
+
+    @cached_property
+    def _targets_by_unit_year(self) -> dict[tuple[str, int], dict[str, float]]:
+        out: dict[tuple[str, int], dict[str, float]] = {}
+        for t in self.targets:
+            out.setdefault((t.township, t.year), t.values)  # the first set of a township and year counts
+        return out
 
     def target(self, township: str, year: int, indicator: str) -> float | None:
-        for t in self.targets:
-            if t.township == township and t.year == year:
-                return t.values.get(indicator)
-        return None
+        return self._targets_by_unit_year.get((township, year), {}).get(indicator)
 
     def deadline_for(self, period: Period, tz: ZoneInfo) -> dt.datetime:
         """The aware datetime by which a period's forms are due (24:00 = start of the next day)."""

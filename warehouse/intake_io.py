@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, String, bindparam, insert, select, text, update
 
+from warehouse.engine import copy_rows
 from warehouse.models import Conflict, InboxFile, Submission, ValueHistory
 from warehouse.text_fit import fit_column, fit_rows
 from warehouse.signoff_io import insert_pending, lock_final_periods
@@ -235,7 +236,7 @@ def _upsert_inbox(conn: Connection, rows: pd.DataFrame, now: dt.datetime) -> Non
                 "mtime_ns": [int(v) for v in new["mtime_ns"]], "sha256": fit_column(t.c.sha256, new["sha256"].tolist()),
                 "first_seen_at": [now] * len(new)}
         if conn.dialect.name == "postgresql":
-            _copy(conn, "inbox_file", list(cols), ["text", "int8", "int8", "text", "timestamptz"], zip(*cols.values()))
+            copy_rows(conn, "inbox_file", list(cols), ["text", "int8", "int8", "text", "timestamptz"], zip(*cols.values()))
         else:
             conn.execute(insert(InboxFile), [dict(zip(cols, row)) for row in zip(*cols.values())])
     if not old.empty:
@@ -267,7 +268,7 @@ def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) 
         # 8,000 rows through SQLAlchemy's insertmanyvalues spent seconds in psycopg splitting its statements
         ids = sorted(conn.execute(text("SELECT nextval(pg_get_serial_sequence('submission', 'id')) "
                                        "FROM generate_series(1, :n)"), {"n": len(subs)}).scalars())
-        _copy(conn, "submission", ["id", *cols, "processed_at"],
+        copy_rows(conn, "submission", ["id", *cols, "processed_at"],
               ["int4", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "text",
                "bool", "int4", "int4", "int4", "int4", "timestamptz"],
               zip(ids, *(data[c] for c in cols), [now] * len(ids)))
@@ -276,16 +277,6 @@ def _insert_submissions(conn: Connection, subs: pd.DataFrame, now: dt.datetime) 
     result = conn.execute(insert(Submission).returning(Submission.id, Submission.sha256,
                                                        sort_by_parameter_order=True), rows)
     return {sha: sid for sid, sha in result.all()}
-
-
-def _copy(conn: Connection, table: str, cols: list[str], types: list[str], rows: Iterable[tuple]) -> None:
-    """Binary COPY of rows into a PostgreSQL table: no text formatting of numbers and times on either side."""
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
 
 
 RECEIPT_COLUMNS = ["id", "sha256", "inbox_folder", "reporter_code", "period", "file_name", "path", "archive_path",
@@ -365,7 +356,7 @@ def _write_values(conn: Connection, plan: pd.DataFrame, ids: dict[str, int]) -> 
     # Insert in ascending valid_from so that no two current rows of a key exist at any moment.
     rows = list(zip(*columns))
     if conn.dialect.name == "postgresql":
-        _copy(conn, "value_history", cols, ["text", "text", "text", "float8", "float8", "text", "int4",
+        copy_rows(conn, "value_history", cols, ["text", "text", "text", "float8", "float8", "text", "int4",
                                             "timestamptz", "timestamptz"], rows)
     else:
         # SQLAlchemy stores SQLite datetimes as naive UTC text; the raw driver must write the same format.

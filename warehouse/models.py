@@ -49,6 +49,7 @@ class Reporter(Base):
     township_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"))
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(128))
+    __table_args__ = (Index("ix_reporter_township", "township_code"),)  # a township's reads join on it
 
 
 class Unit(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from township.conflicts import WARNING
-from warehouse.engine import connected
+from warehouse.engine import connected, copy_rows
 from warehouse.models import (
     Conflict,
     CountySource,
@@ -58,18 +58,28 @@ def read_current_values(source: Engine | Connection, township: str, first_period
                         last_period: str) -> pd.DataFrame:
     """Current values (valid_to NULL) of a township's reporters for periods first..last inclusive.
     source: the engine, or a connection (read inside its transaction)."""
-    v = ValueHistory
-    stmt = (select(v.reporter_code, v.period, v.indicator_code, v.month_value, v.ytd_value, v.note,
-                   v.submission_id, v.valid_from)
-            .join(Reporter, Reporter.code == v.reporter_code)
-            .where(Reporter.township_code == township, v.valid_to.is_(None),
-                   v.period >= first_period, v.period <= last_period))
+    stmt = _current(township, first_period, last_period, *VALUE_COLUMNS)
     with connected(source) as conn:
         df = _frame(conn, stmt, VALUE_COLUMNS)
     df["month_value"] = df["month_value"].astype("float64")
     df["ytd_value"] = df["ytd_value"].astype("float64")
     df["valid_from"] = _utc_column(df["valid_from"])
     return df
+
+
+def read_current_versions(conn: Connection, township: str, first_period: str, last_period: str) -> frozenset:
+    """The version of each value read_current_values reads: (reporter_code, period, indicator_code,
+    submission_id), without the values (a freeze checks under its lock that they are still those it froze)."""
+    key = ("reporter_code", "period", "indicator_code", "submission_id")
+    return frozenset((r, p, i, int(s)) for r, p, i, s in conn.execute(_current(township, first_period, last_period, *key)))
+
+
+def _current(township: str, first_period: str, last_period: str, *columns: str):  # noqa: ANN202 - a Select
+    v = ValueHistory
+    return (select(*(getattr(v, c) for c in columns))
+            .join(Reporter, Reporter.code == v.reporter_code)
+            .where(Reporter.township_code == township, v.valid_to.is_(None),
+                   v.period >= first_period, v.period <= last_period))
 
 
 def read_submissions(engine: Engine, township: str, period: str) -> pd.DataFrame:
@@ -184,10 +194,27 @@ def insert_vintage(conn: Connection, header: dict, values: pd.DataFrame, changes
 def _insert_rows(conn: Connection, model, snapshot_id: int, df: pd.DataFrame, columns: list[str]) -> None:  # noqa: ANN001
     if df.empty:
         return
-    # NaN must reach the database as NULL; object dtype lets None stand in the numeric columns.
-    cols = [df[c].astype(object).where(df[c].notna(), None).tolist() for c in columns]
-    rows = [{"snapshot_id": snapshot_id, **dict(zip(columns, vals))} for vals in zip(*cols)]
-    conn.execute(insert(model), rows)
+    table = model.__table__
+    # NaN must reach the database as NULL; each value as its column's Python type (a count may come as 18.0).
+    cols = [_as_column_type(table.c[c], df[c].tolist()) for c in columns]
+    if conn.dialect.name == "postgresql":  # one COPY, not an INSERT per row (~180 rows a township's vintage)
+        types = ["int4", *(_PG_TYPE[_kind(table.c[c])] for c in columns)]
+        copy_rows(conn, table.name, ["snapshot_id", *columns], types, ((snapshot_id, *vals) for vals in zip(*cols)))
+    else:
+        conn.execute(insert(model), [{"snapshot_id": snapshot_id, **dict(zip(columns, vals))} for vals in zip(*cols)])
+
+
+_PG_TYPE = {"int": "int4", "float": "float8", "text": "text"}
+
+
+def _kind(column) -> str:  # noqa: ANN001 - a table column
+    python_type = column.type.python_type
+    return "int" if python_type is int else "float" if python_type is float else "text"
+
+
+def _as_column_type(column, values: list) -> list:  # noqa: ANN001 - a table column
+    convert = {"int": int, "float": float, "text": str}[_kind(column)]
+    return [None if v is None or v is pd.NA or v != v else convert(v) for v in values]
 
 
 def read_vintage(engine: Engine, snapshot_id: int) -> tuple[VintageRow, pd.DataFrame, pd.DataFrame, pd.DataFrame]:

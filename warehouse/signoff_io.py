@@ -99,6 +99,14 @@ def read_pending(source: Engine | Connection, township: str, period: str) -> pd.
     return df
 
 
+def has_pending(conn: Connection, township: str, period: str) -> bool:
+    """Whether any value of a township's month is still pending (read_pending without reading them)."""
+    p = PendingValue
+    stmt = (select(p.id).join(Reporter, Reporter.code == p.reporter_code)
+            .where(Reporter.township_code == township, p.period == period, p.applied_at.is_(None)).limit(1))
+    return conn.execute(stmt).first() is not None
+
+
 def latest_pending(pending: pd.DataFrame) -> pd.DataFrame:
     """The last pending version of each reporter × indicator: what becomes current when signed."""
     return pending.drop_duplicates(["reporter_code", "period", "indicator_code"], keep="last")
