@@ -56,6 +56,14 @@ def migrate_prefect_database(home: Path) -> Path:
     return home / "prefect.db"
 
 
+def seed_prefect_home(home: Path, database: Path) -> None:
+    """A home with no Prefect database yet gets a copy of `database` (from migrate_prefect_database): its server
+    then starts without migrating."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "prefect.db").exists():
+        shutil.copyfile(database, home / "prefect.db")
+
+
 class StackError(RuntimeError):
     """A part of the stack did not come up; the message names it and the log to read."""
 
@@ -126,8 +134,8 @@ class PrefectStack:
         """new_ports: if the server exits while starting, try again this many times on another free port (a port
         found free by free_port() can be taken by any process before the server binds it)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        if self.database is not None and not (self.home / "prefect.db").exists():
-            shutil.copyfile(self.database, self.home / "prefect.db")
+        if self.database is not None:
+            seed_prefect_home(self.home, self.database)
         proc = self._spawn("server", ["server", "start", "--host", "127.0.0.1", "--port", str(self.port)])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

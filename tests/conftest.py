@@ -140,9 +140,9 @@ def prefect_server(prefect_database):
     from cli.prefect_api import use_prefect_api
     from tests.prefect_drain import drain_prefect_workers
 
-    home = Path(os.environ["PREFECT_HOME"])
-    if not (home / "prefect.db").exists():  # migrated once for the run, not by each worker's server
-        shutil.copyfile(prefect_database, home / "prefect.db")
+    from scripts.serve import seed_prefect_home
+
+    seed_prefect_home(Path(os.environ["PREFECT_HOME"]), prefect_database)  # migrated once for the run
     with temporary_settings(restore_defaults={PREFECT_API_URL}):  # not a stack some other fixture points us at
         url = use_prefect_api()
     yield url

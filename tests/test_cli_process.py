@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.serve import seed_prefect_home
 from tests.system.support import FORMS, write_test_inbox
 
 TOWNSHIP = Path(sys.executable).with_name("township")
@@ -82,8 +82,7 @@ def _server_child(pid: int, timeout: float = 180) -> tuple[int, int]:
 
 def test_a_killed_intake_leaves_no_prefect_server_behind(tmp_path, prefect_database):
     env = _clean_env(tmp_path)
-    (tmp_path / "prefect").mkdir()  # a Prefect home used before (the first day's is in the test below)
-    shutil.copyfile(prefect_database, tmp_path / "prefect" / "prefect.db")
+    seed_prefect_home(tmp_path / "prefect", prefect_database)  # a home used before (the first day's: below)
     proc = subprocess.Popen([TOWNSHIP, "intake", "--prefect"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     server = None

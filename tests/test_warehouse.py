@@ -89,3 +89,13 @@ def test_published_snapshot_rows_refuse_update_and_delete(runtime):
                 conn.execute(text(stmt))
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM snapshot WHERE id=1")).scalar_one() == "preliminary"
+
+
+def test_a_vintage_column_of_a_type_the_bulk_writer_does_not_know_is_refused_not_written_as_text():
+    from sqlalchemy import Column, DateTime, MetaData, Table
+
+    from warehouse.publish_io import _kind
+
+    column = Table("snapshot_value_x", MetaData(), Column("checked_at", DateTime)).c.checked_at
+    with pytest.raises(TypeError, match="snapshot_value_x.checked_at: no COPY type for datetime"):
+        _kind(column)

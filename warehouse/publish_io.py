@@ -207,9 +207,16 @@ def _insert_rows(conn: Connection, model, snapshot_id: int, df: pd.DataFrame, co
 _PG_TYPE = {"int": "int4", "float": "float8", "text": "text"}
 
 
+_KINDS = {int: "int", float: "float", str: "text"}
+
+
 def _kind(column) -> str:  # noqa: ANN001 - a table column
+    """How a vintage table's column is written (COPY type and Python conversion); a column of any other type
+    (a date, a flag) needs its own entry here rather than silently becoming text."""
     python_type = column.type.python_type
-    return "int" if python_type is int else "float" if python_type is float else "text"
+    if python_type not in _KINDS:
+        raise TypeError(f"{column.table.name}.{column.name}: no COPY type for {python_type.__name__}")
+    return _KINDS[python_type]
 
 
 def _as_column_type(column, values: list) -> list:  # noqa: ANN001 - a table column
