@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import BaseLoader, Environment, pass_context
+from jinja2 import BaseLoader, BytecodeCache, Environment, pass_context
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 
 VENDOR = "static/vendor/"  # where tasks/gx_docs.py copies township/data/data-docs/vendor/ in the site
@@ -105,11 +106,36 @@ class _OfflineLoader(BaseLoader):
         return offline_source(template, source), filename, uptodate
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates, kept in memory for the life of the process.
+
+    GX builds a new view, and with it a new Jinja environment, for every page of every Data Docs build, so each
+    build compiled the same templates again: ~0.35 CPU-s of the ~0.8 s a publish's checked and documented
+    preview took. Jinja's bytecode cache is made for this: a bucket is keyed by the template's name and file, and
+    Jinja checks the checksum of the (rewritten) source before it uses the code, so a changed template is compiled
+    anew."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED = _CompiledTemplates()  # shared by every offline view of the process
+
+
 class _Offline:
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - GX passes its own arguments through
         super().__init__(*args, **kwargs)
         self.env.loader = _OfflineLoader(self.env.loader)
         self.env.globals["data_docs_root"] = data_docs_root
+        self.env.bytecode_cache = COMPILED
 
 
 class OfflinePageView(_Offline, DefaultJinjaPageView):

@@ -124,3 +124,27 @@ def test_an_intake_and_a_publish_are_kept_in_the_site_under_their_names(runtime)
     # Kept: each validation has its page, and a later process's index still lists them (results on disk).
     assert len(list((site / "validations").rglob("*.html"))) == 4
     assert assert_loads_nothing_from_outside(site) >= 7
+
+
+def _undated(page: Path) -> str:
+    """A page without the build time GX appends to its links (`?d=20261129T180429.641923Z`)."""
+    return re.sub(r"\?d=\d{8}T\d{6}\.\d+Z", "", page.read_text(encoding="utf-8"))
+
+
+def test_a_later_site_build_reuses_the_compiled_templates_and_writes_the_same_pages(tmp_path, monkeypatch):
+    """GX makes a new Jinja environment for every page it renders; the offline views share Jinja's compiled
+    templates across them (tasks/gx_offline.COMPILED), so only the process's first build compiles them."""
+    from jinja2 import Environment
+
+    first, later = tmp_path / "first", tmp_path / "later"
+    check_snapshot(snapshot_table(1), DocsRun(first, "snapshot taoyuan 2021-10 v1"))
+    compiled: list[str] = []
+    compile_source = Environment.compile
+    monkeypatch.setattr(Environment, "compile", lambda env, source, name=None, *a, **kw: compiled.append(name)
+                        or compile_source(env, source, name, *a, **kw))
+    check_snapshot(snapshot_table(1), DocsRun(later, "snapshot taoyuan 2021-10 v1"))
+    assert compiled == []
+    suite_page = Path("expectations") / "snapshot.html"
+    assert _undated(later / suite_page) == _undated(first / suite_page)
+    assert index_run_names(later) == {"snapshot taoyuan 2021-10 v1"}
+    assert assert_loads_nothing_from_outside(later) >= 3
