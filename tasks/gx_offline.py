@@ -9,12 +9,17 @@ that still links an asset with no local copy is refused: a GX upgrade that adds 
 
 from __future__ import annotations
 
+import logging
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import BaseLoader, BytecodeCache, Environment, pass_context
+from jinja2 import BaseLoader, Environment, FileSystemBytecodeCache, pass_context
 from jinja2.bccache import Bucket
 from jinja2.runtime import Context
+
+log = logging.getLogger(__name__)
 
 VENDOR = "static/vendor/"  # where tasks/gx_docs.py copies township/data/data-docs/vendor/ in the site
 
@@ -106,28 +111,52 @@ class _OfflineLoader(BaseLoader):
         return offline_source(template, source), filename, uptodate
 
 
-class _CompiledTemplates(BytecodeCache):
-    """Jinja's compiled templates, kept in memory for the life of the process.
+class _CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja's compiled templates, kept for the process in memory and for later processes in the cache folder.
 
     GX builds a new view, and with it a new Jinja environment, for every page of every Data Docs build, so each
-    build compiled the same templates again: ~0.35 CPU-s of the ~0.8 s a publish's checked and documented
-    preview took. Jinja's bytecode cache is made for this: a bucket is keyed by the template's name and file, and
-    Jinja checks the checksum of the (rewritten) source before it uses the code, so a changed template is compiled
-    anew."""
+    build compiled the same templates again: ~0.35 CPU-s of the ~0.8 s a publish's checked and documented preview
+    took, in every flow run. Jinja's bytecode cache is made for this: a bucket is keyed by the template's name and
+    file, Jinja checks the checksum of the (rewritten) source before it uses the code, so a changed template (a GX
+    upgrade) is compiled anew, and the file cache writes each file atomically (two processes at once are safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path | None) -> None:
+        self.on_disk = folder is not None
+        if self.on_disk:  # (with None, Jinja's own would pick a folder in /tmp)
+            super().__init__(str(folder))
         self._code: dict[str, bytes] = {}
 
     def load_bytecode(self, bucket: Bucket) -> None:
         code = self._code.get(bucket.key)
         if code is not None:
             bucket.bytecode_from_string(code)
+        elif self.on_disk:
+            super().load_bytecode(bucket)
+            if bucket.code is not None:
+                self._code[bucket.key] = bucket.bytecode_to_string()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         self._code[bucket.key] = bucket.bytecode_to_string()
+        if self.on_disk:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError as exc:  # a full or read-only cache folder costs speed, never a page
+                log.warning("Data Docs templates not cached in %s: %s", self.directory, exc)
 
 
-COMPILED = _CompiledTemplates()  # shared by every offline view of the process
+@lru_cache(maxsize=1)
+def compiled_templates() -> _CompiledTemplates:
+    """The process's cache of compiled templates, in `<TOWNSHIP_CACHE_DIR>/data-docs-templates` (memory only if
+    that folder cannot be made)."""
+    from township.settings import get_settings
+
+    folder = Path(get_settings().cache_dir) / "data-docs-templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("Data Docs templates cached in memory only, %s: %s", folder, exc)
+        return _CompiledTemplates(folder)
+    return _CompiledTemplates(folder)
 
 
 class _Offline:
@@ -135,7 +164,7 @@ class _Offline:
         super().__init__(*args, **kwargs)
         self.env.loader = _OfflineLoader(self.env.loader)
         self.env.globals["data_docs_root"] = data_docs_root
-        self.env.bytecode_cache = COMPILED
+        self.env.bytecode_cache = compiled_templates()
 
 
 class OfflinePageView(_Offline, DefaultJinjaPageView):

@@ -131,20 +131,40 @@ def _undated(page: Path) -> str:
     return re.sub(r"\?d=\d{8}T\d{6}\.\d+Z", "", page.read_text(encoding="utf-8"))
 
 
-def test_a_later_site_build_reuses_the_compiled_templates_and_writes_the_same_pages(tmp_path, monkeypatch):
-    """GX makes a new Jinja environment for every page it renders; the offline views share Jinja's compiled
-    templates across them (tasks/gx_offline.COMPILED), so only the process's first build compiles them."""
+def _count_compiles(monkeypatch) -> list[str]:  # noqa: ANN001
     from jinja2 import Environment
 
-    first, later = tmp_path / "first", tmp_path / "later"
-    check_snapshot(snapshot_table(1), DocsRun(first, "snapshot taoyuan 2021-10 v1"))
     compiled: list[str] = []
     compile_source = Environment.compile
     monkeypatch.setattr(Environment, "compile", lambda env, source, name=None, *a, **kw: compiled.append(name)
                         or compile_source(env, source, name, *a, **kw))
-    check_snapshot(snapshot_table(1), DocsRun(later, "snapshot taoyuan 2021-10 v1"))
-    assert compiled == []
+    return compiled
+
+
+def test_a_later_site_build_reuses_the_compiled_templates_and_writes_the_same_pages(tmp_path, monkeypatch):
+    """GX makes a new Jinja environment for every page it renders; the offline views share Jinja's compiled
+    templates (tasks/gx_offline.compiled_templates), kept in the cache folder for later processes (a flow run is
+    a new process): only the first build ever compiles them."""
+    from tasks import gx_offline
+    from township.settings import get_settings
+
+    monkeypatch.setenv("TOWNSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    gx_offline.compiled_templates.cache_clear()  # this process, as if it were a new one
+    first, later, next_process = tmp_path / "first", tmp_path / "later", tmp_path / "next"
+    try:
+        check_snapshot(snapshot_table(1), DocsRun(first, "snapshot taoyuan 2021-10 v1"))
+        assert list((tmp_path / "cache" / "data-docs-templates").iterdir())
+        compiled = _count_compiles(monkeypatch)
+        check_snapshot(snapshot_table(1), DocsRun(later, "snapshot taoyuan 2021-10 v1"))
+        assert compiled == []
+        gx_offline.compiled_templates.cache_clear()  # a new process: nothing in memory, the files on disk
+        check_snapshot(snapshot_table(1), DocsRun(next_process, "snapshot taoyuan 2021-10 v1"))
+        assert compiled == []
+    finally:
+        get_settings.cache_clear()
+        gx_offline.compiled_templates.cache_clear()
     suite_page = Path("expectations") / "snapshot.html"
-    assert _undated(later / suite_page) == _undated(first / suite_page)
-    assert index_run_names(later) == {"snapshot taoyuan 2021-10 v1"}
-    assert assert_loads_nothing_from_outside(later) >= 3
+    assert _undated(later / suite_page) == _undated(next_process / suite_page) == _undated(first / suite_page)
+    assert index_run_names(next_process) == {"snapshot taoyuan 2021-10 v1"}
+    assert assert_loads_nothing_from_outside(next_process) >= 3
