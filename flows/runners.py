@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import sqlalchemy.exc
 from prefect import Task, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import opaque
 
 from tasks.pipeline import Step, in_worker_process
 from township.settings import Settings
@@ -80,9 +81,18 @@ class PrefectRunner:
                                           retry_condition_fn=retry_if_transient)
         return self._tasks[step.name]
 
+    # Every argument goes in `opaque`: Prefect otherwise walks each argument to its last element looking for
+    # futures and states (to draw the task graph), twice per task run. The steps pass plain data (a batch's reads,
+    # its frames, receipts), and that walk cost ~7 of the ~12 CPU-s of a county intake flow run; at province size
+    # it ran for many minutes. `opaque` still resolves a future passed whole; nothing nested in one is looked for.
+    # Not on Dask: its task runner hands the annotation itself to the task (Prefect 3.9), so a mapped step there
+    # gets its arguments as they are (what it sends to the cluster is each chunk of files, walked as before).
     def __call__(self, step: Step, *args: Any) -> Any:
-        return self.task(step)(*args)
+        return self.task(step)(*(opaque(a) for a in args))
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
-        futures = self.task(step).map(list(items), *(unmapped(a) for a in args))
+        if Settings().dask_address:
+            futures = self.task(step).map(list(items), *(unmapped(a) for a in args))
+        else:
+            futures = self.task(step).map([opaque(i) for i in items], *(unmapped(opaque(a)) for a in args))
         return [f.result() for f in futures]
