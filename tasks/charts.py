@@ -30,7 +30,7 @@ rl_config.shapeChecking = 0
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String  # noqa: E402
 from reportlab.lib.colors import HexColor
 
-from tasks import fonts
+from tasks import chart_svg, fonts
 
 THIS_YEAR, LAST_YEAR, BEHIND, INK, GREY, MISSING_RED = "#1F5AA6", "#B8C4D6", "#C0504D", "#222222", "#444444", "#9C0006"
 TREND_INDICATORS = 4  # how many headline indicators get a trend panel
@@ -82,7 +82,7 @@ class Chart:
         doc = self._svg
         if inline:
             doc = re.sub(r' xmlns(:xlink)?="[^"]*"', "", doc, count=2)
-            return doc.replace("<svg ", f'<svg role="img" aria-label="{_escape(self.title)}" ', 1)
+            return doc.replace("<svg ", f'<svg role="img" aria-label="{chart_svg.escape(self.title)}" ', 1)
         woff2 = base64.b64encode(fonts.woff2_subset(self.text)).decode("ascii")
         style = ('<style>@font-face{font-family:"Report CJK";font-style:normal;font-weight:400;'
                  f'src:url(data:font/woff2;base64,{woff2}) format("woff2")}}</style>')
@@ -90,16 +90,12 @@ class Chart:
         return '<?xml version="1.0" encoding="utf-8"?>\n' + doc[:head_end] + "\n\t" + style + doc[head_end:]
 
     def _render_svg(self) -> str:
-        """The `<svg>` element as reportlab renders it, ids named after the chart, text in SVG_FONTS."""
-        from reportlab.graphics import renderSVG
-
-        doc = renderSVG.drawToString(self.in_font(FONT))
+        """The `<svg>` element, ids named after the chart, text in SVG_FONTS: written from the shapes
+        (tasks/chart_svg.py), or by reportlab's renderSVG when the drawing holds what that writer does not write."""
         stem = Path(self.name).stem
-        doc = doc[doc.index("<svg"):]
-        doc = (doc.replace('id="clip"', f'id="{stem}-clip"').replace("url(#clip)", f"url(#{stem}-clip)")
-               .replace('id="group"', f'id="{stem}"').replace(f"font-family: {FONT};", f"font-family: {SVG_FONTS};"))
-        return re.sub(r"<title>.*?</title>\s*<desc>.*?</desc>", f"<title>{_escape(self.title)}</title>", doc,
-                      count=1, flags=re.S)
+        drawing = self.in_font(FONT)
+        return chart_svg.svg_element(drawing, self.title, stem, {FONT: SVG_FONTS}) \
+            or reportlab_svg(drawing, self.title, stem)
 
     def write(self, folder: Path) -> Path:
         path = folder / self.name
@@ -107,8 +103,17 @@ class Chart:
         return path
 
 
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+def reportlab_svg(drawing: Drawing, title: str, stem: str) -> str:
+    """The `<svg>` element as reportlab's renderSVG writes it (through an xml.dom.minidom tree), ids named after
+    the chart, text in SVG_FONTS: what tasks/chart_svg.py writes faster, and the reference its test compares with."""
+    from reportlab.graphics import renderSVG
+
+    doc = renderSVG.drawToString(drawing)
+    doc = doc[doc.index("<svg"):]
+    doc = (doc.replace('id="clip"', f'id="{stem}-clip"').replace("url(#clip)", f"url(#{stem}-clip)")
+           .replace('id="group"', f'id="{stem}"').replace(f"font-family: {FONT};", f"font-family: {SVG_FONTS};"))
+    return re.sub(r"<title>.*?</title>\s*<desc>.*?</desc>", f"<title>{chart_svg.escape(title)}</title>", doc,
+                  count=1, flags=re.S)
 
 
 # --- drawing primitives, in points, y up ---
