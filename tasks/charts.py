@@ -30,7 +30,7 @@ rl_config.shapeChecking = 0
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String  # noqa: E402
 from reportlab.lib.colors import HexColor
 
-from tasks import fonts
+from tasks import chart_svg, fonts
 
 THIS_YEAR, LAST_YEAR, BEHIND, INK, GREY, MISSING_RED = "#1F5AA6", "#B8C4D6", "#C0504D", "#222222", "#444444", "#9C0006"
 TREND_INDICATORS = 4  # how many headline indicators get a trend panel
@@ -82,7 +82,7 @@ class Chart:
         doc = self._svg
         if inline:
             doc = re.sub(r' xmlns(:xlink)?="[^"]*"', "", doc, count=2)
-            return doc.replace("<svg ", f'<svg role="img" aria-label="{_escape(self.title)}" ', 1)
+            return doc.replace("<svg ", f'<svg role="img" aria-label="{chart_svg.escape(self.title)}" ', 1)
         woff2 = base64.b64encode(fonts.woff2_subset(self.text)).decode("ascii")
         style = ('<style>@font-face{font-family:"Report CJK";font-style:normal;font-weight:400;'
                  f'src:url(data:font/woff2;base64,{woff2}) format("woff2")}}</style>')
@@ -90,16 +90,12 @@ class Chart:
         return '<?xml version="1.0" encoding="utf-8"?>\n' + doc[:head_end] + "\n\t" + style + doc[head_end:]
 
     def _render_svg(self) -> str:
-        """The `<svg>` element as reportlab renders it, ids named after the chart, text in SVG_FONTS."""
-        from reportlab.graphics import renderSVG
-
-        doc = renderSVG.drawToString(self.in_font(FONT))
+        """The `<svg>` element, ids named after the chart, text in SVG_FONTS: written from the shapes
+        (tasks/chart_svg.py), or by reportlab's renderSVG when the drawing holds what that writer does not write."""
         stem = Path(self.name).stem
-        doc = doc[doc.index("<svg"):]
-        doc = (doc.replace('id="clip"', f'id="{stem}-clip"').replace("url(#clip)", f"url(#{stem}-clip)")
-               .replace('id="group"', f'id="{stem}"').replace(f"font-family: {FONT};", f"font-family: {SVG_FONTS};"))
-        return re.sub(r"<title>.*?</title>\s*<desc>.*?</desc>", f"<title>{_escape(self.title)}</title>", doc,
-                      count=1, flags=re.S)
+        drawing = self.in_font(FONT)
+        return chart_svg.svg_element(drawing, self.title, stem, {FONT: SVG_FONTS}) \
+            or reportlab_svg(drawing, self.title, stem)
 
     def write(self, folder: Path) -> Path:
         path = folder / self.name
@@ -107,8 +103,17 @@ class Chart:
         return path
 
 
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+def reportlab_svg(drawing: Drawing, title: str, stem: str) -> str:
+    """The `<svg>` element as reportlab's renderSVG writes it (through an xml.dom.minidom tree), ids named after
+    the chart, text in SVG_FONTS: what tasks/chart_svg.py writes faster, and the reference its test compares with."""
+    from reportlab.graphics import renderSVG
+
+    doc = renderSVG.drawToString(drawing)
+    doc = doc[doc.index("<svg"):]
+    doc = (doc.replace('id="clip"', f'id="{stem}-clip"').replace("url(#clip)", f"url(#{stem}-clip)")
+           .replace('id="group"', f'id="{stem}"').replace(f"font-family: {FONT};", f"font-family: {SVG_FONTS};"))
+    return re.sub(r"<title>.*?</title>\s*<desc>.*?</desc>", f"<title>{chart_svg.escape(title)}</title>", doc,
+                  count=1, flags=re.S)
 
 
 # --- drawing primitives, in points, y up ---
@@ -143,6 +148,13 @@ def _legend(right: float, top: float, items: Sequence[tuple[str, str, str]], siz
     return out
 
 
+def _headline_rows(table: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """The headline indicators' `columns`, in headline order, as tuples: read off the table's lists, not a filtered
+    and sorted copy of the whole frame (pandas' per-call cost was most of drawing a township's charts)."""
+    rows = [r for r in zip(table["headline"].tolist(), *(table[c].tolist() for c in columns)) if not pd.isna(r[0])]
+    return [r[1:] for r in sorted(rows, key=lambda r: r[0])]
+
+
 def _fmt_value(v: object, decimals: int) -> str:
     return f"{v:,.{int(decimals)}f}"
 
@@ -154,7 +166,7 @@ def ytd_vs_last_year(table: pd.DataFrame, label: str, name: str = "chart_ytd_vs_
 
     The pairs have different units, so each pair is scaled to its own larger bar (no y axis; the values are
     written on the bars)."""
-    h = table[table["headline"].notna()].sort_values("headline")
+    h = _headline_rows(table, ["indicator_name", "unit", "ytd_value", "prior_ytd_value", "decimals"])
     n = max(len(h), 1)
     width, height = max(1.3 * n + 0.4, 4.0) * INCH, 3.2 * INCH
     left, right, top, bottom = 0.1 * INCH, width - 0.1 * INCH, height - 0.45 * INCH, 0.5 * INCH
@@ -162,9 +174,7 @@ def ytd_vs_last_year(table: pd.DataFrame, label: str, name: str = "chart_ytd_vs_
     d = Drawing(width, height)
     slot = (right - left) / n
     bar = slot * 0.38
-    for i, (nm, unit, ytd, prior, dec) in enumerate(zip(
-            h["indicator_name"].tolist(), h["unit"].tolist(), h["ytd_value"].tolist(), h["prior_ytd_value"].tolist(),
-            h["decimals"].tolist())):
+    for i, (nm, unit, ytd, prior, dec) in enumerate(h):
         vals = [0.0 if pd.isna(prior) else float(prior), 0.0 if pd.isna(ytd) else float(ytd)]
         most = max(vals) or 1.0
         texts = ["—" if pd.isna(prior) else _fmt_value(prior, dec), "未报" if pd.isna(ytd) else _fmt_value(ytd, dec)]
@@ -233,17 +243,19 @@ def _x_axis(d: Drawing, x0: float, x1: float, y: float, lo: float, hi: float, si
 
 def completion_vs_schedule(table: pd.DataFrame, month: int, name: str = "chart_completion.svg") -> Chart:
     """完成率 of every flow indicator with a target, against 序时进度 (months elapsed / 12)."""
-    t = table[table["annual_target"].notna() & table["measure"].eq("flow")]
+    t = [(nm, p) for nm, target, measure, p in zip(table["indicator_name"].tolist(), table["annual_target"].tolist(),
+                                                  table["measure"].tolist(), table["target_pct"].tolist())
+         if not pd.isna(target) and str(measure) == "flow"]
     elapsed = month / 12 * 100
-    names = t["indicator_name"].tolist()
-    pct = t["target_pct"].fillna(0).astype("float64").tolist()
+    names = [nm for nm, _ in t]
+    pct = [0.0 if pd.isna(p) else float(p) for _, p in t]
     width, height = 7 * INCH, (0.32 * max(len(t), 3) + 1) * INCH
     label_width = max([fonts.text_width(nm, 9) for nm in names] or [36.0])
     x0, x1, y0, y1 = label_width + 0.15 * INCH, width - 0.2 * INCH, 0.5 * INCH, height - 0.35 * INCH
     lo, hi = _bar_range(pct, elapsed, 0.15)
     d = Drawing(width, height)
     _hbars(d, x0, x1, y0, y1, pct, [THIS_YEAR if p >= elapsed else BEHIND for p in pct],
-           ["未报" if pd.isna(v) else f"{v:.1f}%" for v in t["target_pct"].tolist()], elapsed, True, lo, hi, 8)
+           ["未报" if pd.isna(v) else f"{v:.1f}%" for _, v in t], elapsed, True, lo, hi, 8)
     row = (y1 - y0) / max(len(names), 1)
     for i, nm in enumerate(names):
         d.add(_text(x0 - 4, y1 - row * (i + 0.5) - 3, nm, 9, "end"))
@@ -258,7 +270,7 @@ def completion_vs_schedule(table: pd.DataFrame, month: int, name: str = "chart_c
 
 def monthly_trend(trend: pd.DataFrame, table: pd.DataFrame, year: int, name: str = "chart_monthly_trend.svg") -> Chart:
     """1-本月累计 by month, this year against last year, for the first few headline indicators."""
-    h = table[table["headline"].notna()].sort_values("headline").head(TREND_INDICATORS)
+    h = _headline_rows(table, ["indicator_code", "indicator_name", "unit"])[:TREND_INDICATORS]
     # indicator → year → [(month, ytd)] of the months with a figure: one pass over the trend instead of a
     # filtered frame per panel and year (pandas' per-call cost was most of the chart's).
     series: dict[str, dict[int, list[tuple[int, float]]]] = {}
@@ -272,8 +284,7 @@ def monthly_trend(trend: pd.DataFrame, table: pd.DataFrame, year: int, name: str
     y0, y1 = 0.3 * INCH, height - 0.55 * INCH
     title = "累计值逐月走势"
     d = Drawing(width, height)
-    for p, (code, nm, unit) in enumerate(zip(h["indicator_code"].tolist(), h["indicator_name"].tolist(),
-                                            h["unit"].tolist())):
+    for p, (code, nm, unit) in enumerate(h):
         x0, x1 = panel * p + 0.55 * INCH, panel * (p + 1) - 0.1 * INCH
         mine = series.get(code, {})
         d.add(_text((x0 + x1) / 2, y1 + 5, f"{nm}（{unit}）", 9, "middle"))

@@ -89,7 +89,6 @@ _VPAD = 2  # TOPPADDING = BOTTOMPADDING
 
 def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     from reportlab.lib import colors
-    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import Paragraph, TableStyle
     from xml.sax.saxutils import escape
 
@@ -108,7 +107,7 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
         # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
         # (CJK line breaks between any two characters).
-        if "\n" not in s and stringWidth(s, font, size) <= widths[col] - 2 * _PAD:
+        if "\n" not in s and _string_width(s, font, size) <= widths[col] - 2 * _PAD:
             plain[col, row] = kind
             return s
         return Paragraph(escape(s), st[kind])
@@ -128,6 +127,16 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(GRID)),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(HEAD_BG))]))
     return table
+
+
+@lru_cache(maxsize=1 << 16)
+def _string_width(text: str, font: str, size: float) -> float:
+    """pdfmetrics.stringWidth, memoised: each cell is measured to place it and, aligned right or centred, again to
+    draw it, and a month's tables repeat their words and units. A font's name is cut to its charset
+    (_register_font), so a name always has the same widths."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return stringWidth(text, font, size)
 
 
 def _cell_styles(font: str, size: float, leading: float) -> dict:
@@ -204,7 +213,7 @@ def _table_class() -> type:
             if cellstyle.alignment == "LEFT":
                 x = colpos + cellstyle.leftPadding
             else:  # RIGHT, CENTER: as canvas.drawRightString and drawCentredString place them
-                w = self.canv.stringWidth(cellval, cellstyle.fontname, cellstyle.fontsize)
+                w = _string_width(cellval, cellstyle.fontname, cellstyle.fontsize)
                 x = colpos + colwidth - cellstyle.rightPadding - w if cellstyle.alignment == "RIGHT" \
                     else colpos + (colwidth + cellstyle.leftPadding - cellstyle.rightPadding - w) * 0.5
             text.setTextOrigin(x, y)
@@ -222,7 +231,7 @@ def _table_class() -> type:
             runs = cache.get((font.fontName, cellval))
             if runs is None:
                 runs = cache[font.fontName, cellval] = [(subset, f"({self.canv._escape(t)}) Tj")
-                                                        for subset, t in font.splitString(cellval, doc)]
+                                                        for subset, t in _split_string(font, cellval, doc)]
             ops = []
             for subset, op in runs:
                 if subset != text._curSubset:
@@ -235,6 +244,20 @@ def _table_class() -> type:
     from reportlab.pdfbase.pdfmetrics import getFont
 
     return PlainTextTable
+
+
+def _split_string(font, text: str, doc) -> list[tuple[int, bytes]]:  # noqa: ANN001
+    """font.splitString(text, doc): the string's runs of one subset each, as (subset, codes). When every character
+    already has its code, all in the first subset (a report's font subset holds ASCII and a few hundred characters
+    it shows, so nearly every cell after the first few), the one run is read off the codes in one pass;
+    otherwise reportlab's splitString assigns the new codes, character by character."""
+    state = font.state.get(doc)
+    if state is not None and state.nextCode <= 256 and text and "\xa0" not in text:
+        codes = state.assignments
+        points = list(map(ord, text))
+        if all(map(codes.__contains__, points)):
+            return [(0, bytes(map(codes.__getitem__, points)))]
+    return font.splitString(text, doc)
 
 
 _RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # PDF document → (font, string) → formatted runs

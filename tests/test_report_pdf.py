@@ -71,3 +71,20 @@ def test_a_long_table_splits_between_rows_with_its_header_repeated():
 def test_rendering_again_gives_the_same_bytes():
     sections = [Section("综述", ["1-10月完成固定资产投资52,345万元，同比增长12.3%。"])]
     assert render_pdf(_header(), sections) == render_pdf(_header(), sections)
+
+
+def test_cell_strings_are_coded_as_reportlab_codes_them():
+    """The table's fast path for a string whose characters all have their codes gives the runs reportlab's
+    splitString gives, in a document where the codes are assigned in the same order (a new character, nbsp, an
+    empty string and a second subset go through splitString)."""
+    from reportlab.pdfbase.pdfdoc import PDFDocument
+    from reportlab.pdfbase.pdfmetrics import getFont
+
+    from tasks.report_pdf import _register_font, _split_string
+
+    chars = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300))  # more than one subset of 256 codes
+    font = getFont(_register_font(chars + "未报同比"))
+    cells = ["未报", "12,345.6", "未报", "", "1\xa02", "同比未报12", *chars[:150], "未报" + chars[:40], *chars[150:]]
+    ours, theirs = PDFDocument(), PDFDocument()
+    assert [_split_string(font, c, ours) for c in cells] == [font.splitString(c, theirs) for c in cells]
+    assert font.state[ours].assignments == font.state[theirs].assignments
