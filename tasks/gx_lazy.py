@@ -1,10 +1,11 @@
 """Modules Great Expectations imports at start-up but our suites never run, loaded on first use instead.
 
 `import great_expectations` imports every core expectation, and one of them (expect_column_kl_divergence_to_be_less_than)
-brings in scipy.stats (with scipy.spatial, scipy.optimize…) and altair: ~1.5 CPU-s of the ~3 s GX costs to import on
-this project's 2-core machine, for expectations our suites (township/data/expectations/) never use. GX uses these
-names only inside functions (`from scipy import stats`, `import altair as alt` at the top of its modules, then
-`stats.entropy(…)`, `alt.Chart(…)` when an expectation runs or renders), so the stdlib's `importlib.util.LazyLoader`
+brings in scipy.stats (with scipy.spatial, scipy.optimize…) and altair, and another (expect_column_values_to_match_json_schema)
+jsonschema with every metaschema it ships: ~1.9 CPU-s of the ~3.5 s GX costs to import on this project's 2-core
+machine, for expectations our suites (township/data/expectations/) never use. GX uses these names only inside
+functions (`from scipy import stats`, `import altair as alt`, `import jsonschema` at the top of its modules, then
+`stats.entropy(…)`, `alt.Chart(…)`, `jsonschema.validate(…)` when an expectation runs or renders), so the stdlib's `importlib.util.LazyLoader`
 can create their module objects empty and run their code on the first attribute read: anything that does use them
 (a suite that adds a KL-divergence expectation, our code, a test) gets the real module, only later.
 
@@ -13,7 +14,7 @@ module of ours that imports GX imports tasks.gx first. It is idempotent and touc
 Caveats: a second `import altair` statement elsewhere loads the module at once (the import system reads the module's
 `__spec__`), which is correct, only not deferred; on Python 3.11 LazyLoader is not safe against two threads making
 the *first* attribute read of the same module at the same moment (fixed in 3.12: gh-114763). Nothing here reads
-them at all; tests/test_gx_lazy.py checks that they stay unloaded through a validation and work when touched.
+them at all; tests/test_gx_startup.py checks that they stay unloaded through a validation and work when touched.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 
 # Imported by Great Expectations, never used by our suites: measured with `python -X importtime -c "import
 # great_expectations"` (scipy.stats ~1.1 s with scipy.spatial, altair ~0.5 s, on this project's machine).
-LAZY = frozenset({"scipy.stats", "altair"})
+LAZY = frozenset({"scipy.stats", "altair", "jsonschema"})
 
 
 class _DeferringFinder(importlib.abc.MetaPathFinder):

@@ -1,6 +1,7 @@
 """The modules Great Expectations imports but our suites never use (tasks/gx_lazy.py) stay unloaded through a real
 validation, every expectation of the suite still runs (our custom ones included), and the deferred modules work
-when something does use them: GX's own KL-divergence expectation, which needs scipy.stats.
+when something does use them: GX's own KL-divergence expectation, which needs scipy.stats, and its JSON-schema
+expectation, which needs jsonschema.
 
 Each test is a fresh interpreter: in the test process another test may have loaded scipy or altair already.
 """
@@ -53,7 +54,7 @@ def test_a_file_only_a_custom_expectation_rejects_is_caught_with_the_heavy_modul
     assert got["conflicts"] == [["E_IDENTITY", "E2"]]
     assert got["loaded"] == got["declared"] == 24
     assert "expect_ytd_identity_to_hold" in got["types"] and "expect_month_not_repeated" in got["types"]
-    assert got["deferred"] == {"altair": True, "scipy.stats": True}  # imported by GX, never run
+    assert got["deferred"] == {"altair": True, "jsonschema": True, "scipy.stats": True}  # imported by GX, never run
     assert got["scipy.spatial"] is False
 
 
@@ -73,12 +74,21 @@ def test_the_deferred_modules_work_when_touched_and_gx_expectations_that_need_th
         kl = lambda threshold: gxe.ExpectColumnKLDivergenceToBeLessThan(  # scipy.stats.entropy inside
             column="x", partition_object={"values": [1, 2], "weights": [0.5, 0.5]}, threshold=threshold)
         close, far = batch.validate(kl(0.1)), batch.validate(kl(0.0001))
+        json_before = is_deferred("jsonschema")
+        docs = add_frame_batches(context, "json").get_batch(batch_parameters={"dataframe": pd.DataFrame(
+            {"j": ['{"a": 1}', '{"b": 2}', '{"a": 3}']})})
+        schema = docs.validate(gxe.ExpectColumnValuesToMatchJsonSchema(  # jsonschema.validate inside
+            column="j", json_schema={"type": "object", "required": ["a"]}))
         import altair
         print(json.dumps({
             "deferred_before": before, "close": close.success, "far": far.success,
             "observed": close.result["observed_value"], "exception": close.exception_info.get("raised_exception"),
             "entropy": __import__("scipy").stats.entropy([0.5, 0.5]), "chart": altair.Chart.__name__,
             "loaded_after": not is_deferred("scipy.stats") and not is_deferred("altair"),
+            "json_before": json_before, "json_success": schema.success,
+            "json_unexpected": schema.result.get("unexpected_count"),
+            "json_exception": schema.exception_info.get("raised_exception"),
+            "json_loaded_after": not is_deferred("jsonschema"),
         }))
     """)
     assert got["deferred_before"] is True
@@ -86,3 +96,6 @@ def test_the_deferred_modules_work_when_touched_and_gx_expectations_that_need_th
     assert got["close"] is True and got["far"] is False and 0 < got["observed"] < 0.1
     assert abs(got["entropy"] - 0.6931471805599453) < 1e-12
     assert got["chart"] == "Chart" and got["loaded_after"] is True
+    # GX's JSON-schema expectation: jsonschema loaded when it validates, the one object without "a" found
+    assert got["json_before"] is True and got["json_exception"] is False
+    assert got["json_success"] is False and got["json_unexpected"] == 1 and got["json_loaded_after"] is True

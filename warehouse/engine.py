@@ -7,10 +7,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_LOCK_KEY = 0x73636D61  # arbitrary constant: "migrating or syncing the catalog" advisory lock
@@ -57,6 +60,10 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    # alembic (with mako and pygments, ~0.3 s) is imported by the paths that migrate, not by those that only read
+    # (`township check`, the reminder)
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -65,6 +72,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the warehouse schema to `revision` (default: the newest). Safe to run repeatedly."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
