@@ -83,6 +83,11 @@ class PrefectRunner:
     def __call__(self, step: Step, *args: Any) -> Any:
         return self.task(step)(*args)
 
+    def submit(self, step: Step, *args: Any) -> Any:
+        """The step's task submitted to the flow's task runner (a PrefectFuture: `.result()` waits for it, after
+        its retries, and raises if it failed)."""
+        return self.task(step).submit(*args)
+
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         futures = self.task(step).map(list(items), *(unmapped(a) for a in args))
         return [f.result() for f in futures]

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 import threading
+from dataclasses import replace
 
 from tasks.archiving import Archived, archive_reads
 from tasks.batch_review import Reviewed, review_run
@@ -20,7 +21,7 @@ from tasks.gx_docs import DocsRun, intake_run_name, site_dir
 from tasks.inbox import Incoming
 from tasks.load import ContextFn, load, warehouse_context
 from tasks.outbox import send_outbox
-from tasks.pipeline import PLAIN, Step, StepRunner, start_worker_processes
+from tasks.pipeline import PLAIN, Pending, Step, StepRunner, start_worker_processes
 from tasks.pull import Pulled, batch_of, pull
 from tasks.read_files import FileRead, as_reads, parse_many, placed
 from tasks.receipts import IntakeSummary, deferred_summary, write_receipts
@@ -61,10 +62,12 @@ def _load(rt: Runtime, reviewed: Reviewed, archived: Archived, part: Pulled) -> 
 PULL = Step("pull new files from the inbox", pull, retries=2)
 # Python-bound (the table walk, the zip checks): on local workers, processes rather than threads
 READ = Step("read forms", _read, processes=True)
-ARCHIVE = Step("archive raw files", archive_reads, retries=2)
+# I/O and a flush, overlapping the review: in a worker process, where no busy thread holds its GIL
+ARCHIVE = Step("archive raw files", archive_reads, retries=2, processes=True)
 REVIEW = Step("review the batch (Great Expectations)", _review)
 LOAD = Step("load into the warehouse", _load, retries=2)
-RECEIPTS = Step("write receipts", write_receipts, retries=2)
+# Python- and file-bound: a batch's receipts are written in a worker process while the next batch goes through
+RECEIPTS = Step("write receipts", write_receipts, retries=2, processes=True)
 SEND = Step("send the outbox", send_outbox, retries=2)
 STEPS = (PULL, READ, ARCHIVE, REVIEW, LOAD, RECEIPTS, SEND)  # the order run_intake follows
 
@@ -102,31 +105,66 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                             duplicates=len(pulled.duplicates))
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
-    if len(pulled.new) > read_chunk and not s.dask_address:
+    # More than one chunk or batch: steps overlap (a batch archived while it is reviewed, its receipts written
+    # while the next one goes through), in worker processes (file writes in threads beside the busy main
+    # thread would wait on its GIL at every call)
+    overlap = len(pulled.new) > read_chunk or len(batches) > 1
+    if overlap and not s.dask_address:
         start_worker_processes()  # forked now, before the thread that imports GX holds any import lock
     if pulled.new:
         prefetch_validation()
-    for n, batch in enumerate(batches, 1):
-        reads = read_files(rt, batch, run, read_chunk)
-        archived = run(ARCHIVE, s.archive, reads)
-        for r in reads:
-            r.item.data = b""  # archived and parsed: the raw bytes are no longer needed in memory
-        if archived.failed:  # deferred alone: not reviewed, not loaded, not marked seen; retried next run
-            summary.merge(deferred_summary(reads, archived))
-            reads = [r for r in reads if r.item.sha256 not in archived.failed]
-            batch = [i for i in batch if i.sha256 not in archived.failed]
-        docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
-            if data_docs else None
-        reviewed = run(REVIEW, rt, reads, today, None, docs, held)
-        for r in reads:
-            r.columns = None  # in the reviewed frame now: not kept through the load and the receipts
-        part = batch_of(pulled, batch, last=n == len(batches))
-        result = run(LOAD, rt, reviewed, archived, part)
-        # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
-        summary.merge(run(RECEIPTS, rt, receipts_root or s.archive, result, part,
-                          None if receipts_root else s.inbox))
-        logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
-        del reads, archived, reviewed, result  # not alive while the next batch is read: one batch in memory
+    answering: Pending | None = None  # the previous batch's receipts, written while this batch is taken through
+    try:
+        for n, batch in enumerate(batches, 1):
+            last = n == len(batches)
+            reads = read_files(rt, batch, run, read_chunk)
+            raw = [FileRead(replace(r.item), None, r.conflict, r.period) for r in reads]  # the bytes, not the rows
+            # archived before anything of the batch is stored (the load waits for it); while it is, the batch
+            # is reviewed, which stores nothing
+            archiving = run.submit(ARCHIVE, s.archive, raw) if overlap else None
+            archived = None if overlap else run(ARCHIVE, s.archive, raw)
+            del raw
+            for r in reads:
+                r.item.data = b""  # parsed (and archived or being archived): not kept in memory
+            docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
+                if data_docs else None
+            reviewed = run(REVIEW, rt, reads, today, None, docs, held) if overlap else None
+            if archiving is not None:
+                archived = archiving.result()
+            deferred = None
+            if archived.failed:  # deferred alone: not reviewed, not loaded, not marked seen; retried next run
+                deferred = deferred_summary(reads, archived)
+                reads = [r for r in reads if r.item.sha256 not in archived.failed]
+                batch = [i for i in batch if i.sha256 not in archived.failed]
+                reviewed = None  # reviewed with files that will not be stored: again without them
+            if reviewed is None:
+                reviewed = run(REVIEW, rt, reads, today, None, docs, held)
+            for r in reads:
+                r.columns = None  # in the reviewed frame now: not kept through the load and the receipts
+            part = batch_of(pulled, batch, last=last)
+            result = run(LOAD, rt, reviewed, archived, part)
+            del reads, archived, reviewed  # not alive while the next batch is read: one batch in memory
+            if answering is not None:  # one batch's receipts at a time, in batch order
+                summary.merge(answering.result())
+                answering = None
+            if deferred is not None:
+                summary.merge(deferred)
+            # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
+            args = (rt, receipts_root or s.archive, result, part, None if receipts_root else s.inbox)
+            if last:  # nothing left to overlap: written here, and the run returns once they are
+                summary.merge(run(RECEIPTS, *args))
+            else:  # written (in a worker process) while the next batch is read, archived, reviewed and loaded;
+                # only receipts pending up to this batch's submissions: the next batch's are its own
+                answering = run.submit(RECEIPTS, *args, max(result.submission_ids.values(), default=0))
+            logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
+            del result
+    except BaseException:
+        if answering is not None:  # a committed batch's receipts: let them finish (or stay pending) first
+            try:
+                answering.result()
+            except Exception as e:  # noqa: BLE001 - the run's own error is the one to raise
+                logger.warning("receipts of the last loaded batch not written (pending for the next run): %s", e)
+        raise
     return summary
 
 
