@@ -39,13 +39,32 @@ def _read(chunk: list[Incoming], limits: Limits) -> list[tuple]:
     return parse_many(chunk, limits)
 
 
+def _chunks(items: list[Incoming], chunk: int) -> list[list[Incoming]]:
+    return [items[i:i + chunk] for i in range(0, len(items), chunk)]
+
+
 def read_files(rt: Runtime, items: list[Incoming], run: StepRunner = PLAIN, chunk: int = READ_CHUNK) -> list[FileRead]:
     """The read step over items in chunks of `chunk` files (parsed in parallel: worker processes, or Dask's
     workers), then each file placed against the catalog here. The limits are the runtime's settings, passed to
     the workers (not read from their environment)."""
-    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    chunks = _chunks(items, chunk)
     parsed = run.map(READ, chunks, Limits.of(rt.settings))
     return [placed(r, rt.catalog) for part, got in zip(chunks, parsed) for r in as_reads(part, got)]
+
+
+Reading = list[tuple[list[Incoming], Pending]]  # chunks of a batch being parsed, each with its pending result
+
+
+def read_ahead(rt: Runtime, items: list[Incoming], run: StepRunner, chunk: int = READ_CHUNK) -> Reading:
+    """The read step started over items in chunks (parsed in worker processes, or as the flow's tasks) while the
+    pipeline goes on; `placed_reads` waits for them."""
+    limits = Limits.of(rt.settings)
+    return [(part, run.submit(READ, part, limits)) for part in _chunks(items, chunk)]
+
+
+def placed_reads(rt: Runtime, reading: Reading) -> list[FileRead]:
+    """What read_ahead's chunks parsed, each file placed against the catalog here."""
+    return [placed(r, rt.catalog) for part, pending in reading for r in as_reads(part, pending.result())]
 
 
 def _review(rt: Runtime, reads: list[FileRead], today: Period, context: ContextFn | None = None,
@@ -114,10 +133,12 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     if pulled.new:
         prefetch_validation()
     answering: Pending | None = None  # the previous batch's receipts, written while this batch is taken through
+    reading = read_ahead(rt, batches[0], run, read_chunk) if overlap else None
     try:
         for n, batch in enumerate(batches, 1):
             last = n == len(batches)
-            reads = read_files(rt, batch, run, read_chunk)
+            reads = placed_reads(rt, reading) if overlap else read_files(rt, batch, run, read_chunk)
+            reading = None
             raw = [FileRead(replace(r.item), None, r.conflict, r.period) for r in reads]  # the bytes, not the rows
             # archived before anything of the batch is stored (the load waits for it); while it is, the batch
             # is reviewed, which stores nothing
@@ -142,6 +163,8 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
             for r in reads:
                 r.columns = None  # in the reviewed frame now: not kept through the load and the receipts
             part = batch_of(pulled, batch, last=last)
+            if overlap and not last:  # the next batch parsed (worker processes) while this one loads
+                reading = read_ahead(rt, batches[n], run, read_chunk)
             result = run(LOAD, rt, reviewed, archived, part)
             del reads, archived, reviewed  # not alive while the next batch is read: one batch in memory
             if answering is not None:  # one batch's receipts at a time, in batch order

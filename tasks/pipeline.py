@@ -163,6 +163,7 @@ class TimedRunner:
     def __init__(self, inner: StepRunner | None = None) -> None:
         self.inner = inner or PLAIN
         self.seconds: dict[str, float] = {}
+        self.spans: list[tuple[str, float, float]] = []  # submitted steps: name, submitted, done
 
     def _add(self, name: str, t0: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
@@ -183,8 +184,19 @@ class TimedRunner:
         finally:
             self._add(step.name, t0)
         if hasattr(pending, "add_done_callback"):  # and from submit to done, beside the others
-            pending.add_done_callback(lambda _: self._add(f"{step.name} (submitted, start to end)", t0))
+            pending.add_done_callback(lambda _: self.spans.append((step.name, t0, time.perf_counter())))
         return _Waited(pending, lambda t: self._add(step.name, t))
+
+    def in_flight(self) -> dict[str, float]:
+        """Per submitted step, the wall time during which at least one of its calls was in flight (submitted
+        and not done): how long it ran beside the others."""
+        out: dict[str, float] = {}
+        for name in {n for n, _, _ in self.spans}:
+            end = float("-inf")
+            for _, a, b in sorted(x for x in self.spans if x[0] == name):
+                out[name] = out.get(name, 0.0) + max(0.0, b - max(a, end))
+                end = max(end, b)
+        return out
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         t0 = time.perf_counter()
