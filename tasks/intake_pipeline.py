@@ -124,11 +124,14 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
     summary = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                             duplicates=len(pulled.duplicates))
     batches = [pulled.new[i:i + size] for i in range(0, len(pulled.new), size)] or [[]]
-    # More than one chunk or batch: steps overlap (a batch archived while it is reviewed, its receipts written
-    # while the next one goes through), in worker processes (file writes in threads beside the busy main
-    # thread would wait on its GIL at every call)
+    # More than one chunk or batch: steps overlap. The next batch is read while one loads (worker processes, or
+    # the Dask cluster); a batch is archived while it is reviewed and its receipts written while the next one
+    # goes through, in worker processes of this machine (file writes in threads beside the busy main thread
+    # would wait on its GIL at every call), never on a Dask cluster's workers, which may not see the archive
+    # and inbox folders.
     overlap = len(pulled.new) > read_chunk or len(batches) > 1
-    if overlap and not s.dask_address:
+    beside = overlap and not s.dask_address
+    if beside:
         start_worker_processes()  # forked now, before the thread that imports GX holds any import lock
     if pulled.new:
         prefetch_validation()
@@ -142,14 +145,14 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
             raw = [FileRead(replace(r.item), None, r.conflict, r.period) for r in reads]  # the bytes, not the rows
             # archived before anything of the batch is stored (the load waits for it); while it is, the batch
             # is reviewed, which stores nothing
-            archiving = run.submit(ARCHIVE, s.archive, raw) if overlap else None
-            archived = None if overlap else run(ARCHIVE, s.archive, raw)
+            archiving = run.submit(ARCHIVE, s.archive, raw) if beside else None
+            archived = None if beside else run(ARCHIVE, s.archive, raw)
             del raw
             for r in reads:
                 r.item.data = b""  # parsed (and archived or being archived): not kept in memory
             docs = DocsRun(site_dir(s.publish_dir), intake_run_name([r.period for r in reads], n, len(batches))) \
                 if data_docs else None
-            reviewed = run(REVIEW, rt, reads, today, None, docs, held) if overlap else None
+            reviewed = run(REVIEW, rt, reads, today, None, docs, held) if beside else None
             if archiving is not None:
                 archived = archiving.result()
             deferred = None
@@ -174,7 +177,7 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
                 summary.merge(deferred)
             # a rebuild (receipts_root elsewhere) answers nobody: no reporter copies, no messages
             args = (rt, receipts_root or s.archive, result, part, None if receipts_root else s.inbox)
-            if last:  # nothing left to overlap: written here, and the run returns once they are
+            if last or not beside:  # nothing left to overlap: written here, and the run returns once they are
                 summary.merge(run(RECEIPTS, *args))
             else:  # written (in a worker process) while the next batch is read, archived, reviewed and loaded;
                 # only receipts pending up to this batch's submissions: the next batch's are its own
