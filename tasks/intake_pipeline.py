@@ -184,7 +184,7 @@ def intake_batches(rt: Runtime, pulled: Pulled, run: StepRunner = PLAIN, *, toda
                 answering = run.submit(RECEIPTS, *args, max(result.submission_ids.values(), default=0))
             logger.info("batch %d/%d: %d files", n, len(batches), len(batch))
             del result
-    except BaseException:
+    except Exception:  # (a stop, KeyboardInterrupt or SystemExit, does not wait: they stay pending for the next run)
         if answering is not None:  # a committed batch's receipts: let them finish (or stay pending) first
             try:
                 answering.result()
