@@ -57,7 +57,8 @@ def ours(ds, url: str, work: Path, publish_townships: int | None, rerun: bool = 
     timed = TimedRunner()  # the flow's pipeline and batch loop, steps called directly (no Prefect server timed)
     started = time.perf_counter()
     summary = run_intake(rt, timed)
-    steps = {"init (migrate + catalog sync)": opened, **timed.seconds}
+    steps = {"init (migrate + catalog sync)": opened, **timed.seconds,
+             **{f"{k} (in flight beside the others)": v for k, v in timed.in_flight().items()}}
     intake_s = time.perf_counter() - started
     out = {"seconds": intake_s, "steps": steps, "summary": summary.as_dict()}
     if not rerun and publish_townships != 0:

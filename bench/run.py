@@ -209,6 +209,8 @@ def main() -> None:
     p.add_argument("--province-publish", type=int, default=0,
                    help="townships published at province size: 0 = all (the target); N for a quick run (not "
                         "extrapolated)")
+    p.add_argument("--no-publish", action="store_true",
+                   help="time the intake only (no publish at any size): the quick way to measure an intake change")
     p.add_argument("--no-flow", action="store_true", help="skip timing the Prefect flow at township size")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     p.add_argument("--work", type=Path, default=OUT / "runs",
@@ -230,7 +232,7 @@ def main() -> None:
     try:
         for size in sizes:
             for backend in backends:
-                publish = (a.province_publish or None) if size == "province" else None
+                publish = 0 if a.no_publish else (a.province_publish or None) if size == "province" else None
                 results.append(bench_one(size, backend, dbs, a.sample, publish, a.work))
         if "township" in sizes and not a.no_flow:
             extras["flow"] = flow_once(dbs, a.work)

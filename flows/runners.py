@@ -64,6 +64,15 @@ def _in_worker_process(fn):  # noqa: ANN001, ANN202
     return body
 
 
+def _opaque(values: Iterable[Any]) -> tuple:
+    return tuple(opaque(v) for v in values)
+
+
+def _for_task_runner(values: Iterable[Any]) -> tuple:
+    """Arguments for the flow's task runner: opaque on local threads, as they are for a Dask cluster."""
+    return tuple(values) if Settings().dask_address else _opaque(values)
+
+
 class PrefectRunner:
     """Runs pipeline steps as Prefect tasks (one task per step, created once per step).
 
@@ -85,14 +94,16 @@ class PrefectRunner:
     # futures and states (to draw the task graph), twice per task run. The steps pass plain data (a batch's reads,
     # its frames, receipts), and that walk cost ~7 of the ~12 CPU-s of a county intake flow run; at province size
     # it ran for many minutes. `opaque` still resolves a future passed whole; nothing nested in one is looked for.
-    # Not on Dask: its task runner hands the annotation itself to the task (Prefect 3.9), so a mapped step there
-    # gets its arguments as they are (what it sends to the cluster is each chunk of files, walked as before).
+    # Not what goes to Dask: its task runner hands the annotation itself to the task (Prefect 3.9), so a step
+    # submitted or mapped there gets its arguments as they are (each chunk of files, walked as before).
     def __call__(self, step: Step, *args: Any) -> Any:
-        return self.task(step)(*(opaque(a) for a in args))
+        return self.task(step)(*_opaque(args))  # run here, in the flow's thread, on Dask too
+
+    def submit(self, step: Step, *args: Any) -> Any:
+        """The step's task submitted to the flow's task runner (a PrefectFuture: `.result()` waits for it, after
+        its retries, and raises if it failed)."""
+        return self.task(step).submit(*_for_task_runner(args))
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
-        if Settings().dask_address:
-            futures = self.task(step).map(list(items), *(unmapped(a) for a in args))
-        else:
-            futures = self.task(step).map([opaque(i) for i in items], *(unmapped(opaque(a)) for a in args))
+        futures = self.task(step).map(list(_for_task_runner(items)), *(unmapped(a) for a in _for_task_runner(args)))
         return [f.result() for f in futures]

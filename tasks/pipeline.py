@@ -92,10 +92,22 @@ def in_worker_process(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return submit_to_worker_process(fn, *args, **kwargs).result()
 
 
+class Pending(Protocol):
+    """A step started and not waited on yet (a concurrent.futures.Future, a Prefect future)."""
+
+    def result(self) -> Any: ...
+
+
 class StepRunner(Protocol):
-    """How a pipeline calls its steps: one call, or one call per item of a list (in parallel)."""
+    """How a pipeline calls its steps: one call, one call started now and waited on later (while the pipeline
+    goes on), or one call per item of a list (in parallel)."""
 
     def __call__(self, step: Step, *args: Any) -> Any: ...
+
+    def submit(self, step: Step, *args: Any) -> Pending:
+        """step(*args) started now; `.result()` waits for it and returns its result (or raises its exception).
+        A `processes` step runs in a worker process, so it does not hold the pipeline's GIL."""
+        ...
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         """step(item, *args) for each item, results in the items' order."""
@@ -111,6 +123,11 @@ class PlainRunner:
     def __call__(self, step: Step, *args: Any) -> Any:
         return step.fn(*args)
 
+    def submit(self, step: Step, *args: Any) -> Future:
+        if step.processes:
+            return submit_to_worker_process(step.fn, *args)
+        return _THREADS.submit(step.fn, *args)
+
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         items = list(items)
         if len(items) <= 1 or self.workers == 1:
@@ -123,6 +140,21 @@ class PlainRunner:
 
 
 PLAIN = PlainRunner()
+_THREADS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="step")  # PlainRunner.submit of a thread step
+
+
+class _Waited:
+    """A submitted step's future whose wait is timed (TimedRunner.submit)."""
+
+    def __init__(self, inner: Pending, add: Callable[[float], None]) -> None:
+        self.inner, self.add = inner, add
+
+    def result(self) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.inner.result()
+        finally:
+            self.add(t0)
 
 
 class TimedRunner:
@@ -131,6 +163,7 @@ class TimedRunner:
     def __init__(self, inner: StepRunner | None = None) -> None:
         self.inner = inner or PLAIN
         self.seconds: dict[str, float] = {}
+        self.spans: list[tuple[str, float, float]] = []  # submitted steps: name, submitted, done
 
     def _add(self, name: str, t0: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
@@ -141,6 +174,29 @@ class TimedRunner:
             return self.inner(step, *args)
         finally:
             self._add(step.name, t0)
+
+    def submit(self, step: Step, *args: Any) -> Pending:
+        """The step as submitted: the time the pipeline waited for it (submitting, then `.result()`) counts as
+        the step's, the time it ran beside the other steps does not."""
+        t0 = time.perf_counter()
+        try:
+            pending = self.inner.submit(step, *args)
+        finally:
+            self._add(step.name, t0)
+        if hasattr(pending, "add_done_callback"):  # and from submit to done, beside the others
+            pending.add_done_callback(lambda _: self.spans.append((step.name, t0, time.perf_counter())))
+        return _Waited(pending, lambda t: self._add(step.name, t))
+
+    def in_flight(self) -> dict[str, float]:
+        """Per submitted step, the wall time during which at least one of its calls was in flight (submitted
+        and not done): how long it ran beside the others."""
+        out: dict[str, float] = {}
+        for name in {n for n, _, _ in self.spans}:
+            end = float("-inf")
+            for _, a, b in sorted(x for x in self.spans if x[0] == name):
+                out[name] = out.get(name, 0.0) + max(0.0, b - max(a, end))
+                end = max(end, b)
+        return out
 
     def map(self, step: Step, items: Iterable[Any], *args: Any) -> list[Any]:
         t0 = time.perf_counter()

@@ -155,18 +155,20 @@ def return_to_reporter(inbox: str, relpath: str, receipt_json: str, receipt_md: 
 
 
 def write_receipts(rt: Runtime, receipts_root: str, result: LoadResult, pulled: Pulled,
-                   reporters_root: str | None = None) -> IntakeSummary:
+                   reporters_root: str | None = None, upto: int | None = None) -> IntakeSummary:
     """Write every pending receipt (JSON + Markdown beside the archived file) from the warehouse, where
     the load committed it, and mark it written; summarise this batch. Pending includes receipts a
     stopped run or a full disk left unwritten: every run completes them. A receipt that cannot be
     written now stays pending (logged), and the rest are written.
     reporters_root (the inbox): each receipt also goes back into its reporter's 回执 folder, and a
     rejected file's reporter is messaged through the outbox, before the receipt counts as written
-    (so a stopped run's receipts reach their reporters on the next run); None (a rebuild): neither."""
+    (so a stopped run's receipts reach their reporters on the next run); None (a rebuild): neither.
+    upto: the pending receipts of submissions up to this id only (see pending_receipts): a batch's receipts
+    written while the run's next batch is loaded (tasks/intake_pipeline.py) leave that batch's to it."""
     s = IntakeSummary(files_listed=pulled.listing_count, files_new=len(pulled.new),
                       duplicates=len(pulled.duplicates), skipped_other_run=len(result.skipped))
     this_batch = set(result.submission_ids.values())
-    subs, conflicts = pending_receipts(rt.engine, this_batch)
+    subs, conflicts = pending_receipts(rt.engine, this_batch, upto)
     by_sub: dict[int, list[dict]] = {}
     cols = [c for c in conflicts.columns if c != "submission_id"]
     for sid, *values in zip(conflicts["submission_id"], *(conflicts[c].tolist() for c in cols)):

@@ -3,13 +3,15 @@ that cannot be archived or answered never stops the others (SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import text
 
 from tasks import intake_pipeline
-from tasks.pipeline import PLAIN, Step
+from tasks.pipeline import PLAIN, PlainRunner, Step
 from tests.intake_helpers import run_intake, write_csv
 from township.periods import Period
 
@@ -191,3 +193,85 @@ def test_a_run_whose_receipts_another_run_wrote_first_still_lists_each_file_it_l
     assert sorted(r["path"] for r in s.receipts if r["status"] == "accepted") == ["finance/sept.csv", "invest/sept.csv"]
     assert (s.accepted, s.imported, s.receipts_pending) == (2, 3, 0)
     assert len(receipts_in(archive)) == 2 and pending(runtime) == 0
+
+
+def replies_in(inbox: Path) -> list[Path]:
+    return sorted(p for p in inbox.rglob("回执/*.receipt.json") if p.is_file())
+
+
+def test_a_run_in_batches_answers_each_file_once_while_the_next_batch_loads(runtime):
+    """A batch's receipts are written (in a worker process) while the next batch is read and loaded: every file
+    is answered once, beside its archived copy and in its reporter's 回执 folder, and a receipt an earlier stopped
+    run left pending is completed once, not taken for one of this run's nor written twice."""
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "finance", "aug.csv", [("fiscal_revenue", 500, 4800)], period="2021-08")
+    try:
+        intake_pipeline.run_intake(runtime, StopBefore(intake_pipeline.RECEIPTS), today=Period(2021, 11))
+    except KeyboardInterrupt:
+        pass
+    assert pending(runtime) == 1
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    write_csv(inbox, "invest", "oct.csv", [("investment_funds", 1.2, 9.2)])
+    s = run_intake(runtime, batch_files=1)
+    assert (s.files_new, s.accepted, s.imported, s.receipts_completed, s.receipts_pending) == (3, 3, 4, 1, 0)
+    assert sorted(r["path"] for r in s.receipts) == ["finance/sept.csv", "invest/oct.csv", "invest/sept.csv"]
+    assert pending(runtime) == 0
+    assert len(receipts_in(archive)) == 4 and len(replies_in(inbox)) == 4
+    oct_receipt = json.loads(next(archive.rglob("*-oct.csv.receipt.json")).read_text(encoding="utf-8"))
+    assert oct_receipt["status"] == "accepted" and oct_receipt["counts"]["imported"] == 1
+    assert run_intake(runtime).receipts_completed == 0  # each written once
+
+
+class FailSecondLoad(PlainRunner):
+    """A runner whose second batch's load fails (the warehouse gone), the first batch's receipts still in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def __call__(self, step: Step, *args):  # noqa: ANN002, ANN204
+        if step is intake_pipeline.LOAD:
+            self.loads += 1
+            if self.loads == 2:
+                raise ConnectionError("warehouse unreachable")
+        return super().__call__(step, *args)
+
+
+def test_a_run_that_fails_in_a_later_batch_has_answered_the_batches_it_loaded(runtime):
+    """The run waits for a loaded batch's receipts before it fails: its reporters are answered; the file of the
+    batch that failed is taken, and answered, by the next run."""
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    settings = runtime.settings.model_copy(update={"batch_files": 1})
+    try:
+        intake_pipeline.run_intake(replace(runtime, settings=settings), FailSecondLoad(), today=Period(2021, 11))
+    except ConnectionError:
+        pass
+    assert pending(runtime) == 0 and len(receipts_in(archive)) == 1 and len(replies_in(inbox)) == 1
+    s = run_intake(runtime)
+    assert (s.files_new, s.accepted, s.receipts_completed) == (1, 1, 0)
+    assert len(receipts_in(archive)) == 2 and pending(runtime) == 0
+
+
+def test_a_file_that_cannot_be_archived_while_its_batch_is_reviewed_is_deferred_alone(runtime):
+    """In a run of several batches a batch is archived (in a worker process) while it is reviewed: a file the
+    archive refuses is deferred alone, and the rest of its batch is reviewed again without it, then stored."""
+    inbox, archive = Path(runtime.settings.inbox), Path(runtime.settings.archive)
+    write_csv(inbox, "invest", "sept.csv", SEPT, period="2021-09")
+    write_csv(inbox, "finance", "sept.csv", [("fiscal_revenue", 600, 5400)], period="2021-09")
+    write_csv(inbox, "finance", "oct.csv", [("fiscal_revenue", 700, 6100)],
+              received=dt.datetime(2021, 11, 4, 9, 0, tzinfo=dt.timezone.utc))  # the second batch
+    (archive / "invest").write_text("not a folder")  # invest's archive folder cannot be created
+    s = run_intake(runtime, batch_files=2)
+    assert (s.files_new, s.accepted, s.deferred, s.imported) == (3, 2, 1, 2)
+    assert next(r for r in s.receipts if r["reporter"] == "invest")["conflicts"][0]["code"] == "E_ARCHIVE_FAILED"
+    with runtime.engine.connect() as conn:
+        assert sorted(conn.execute(text("SELECT period FROM submission WHERE reporter_code = 'finance'"))
+                      .scalars().all()) == ["2021-09", "2021-10"]
+        assert conn.execute(text("SELECT COUNT(*) FROM submission WHERE reporter_code = 'invest'")).scalar_one() == 0
+    assert len(receipts_in(archive)) == 2 and pending(runtime) == 0
+    (archive / "invest").unlink()
+    again = run_intake(runtime)
+    assert (again.files_new, again.accepted, again.deferred) == (1, 1, 0)

@@ -285,14 +285,18 @@ CONFLICT_COLUMNS = ["submission_id", "code", "severity", "sheet", "cell", "indic
                     "note", "message_zh", "message_en"]
 
 
-def pending_receipts(engine: Engine, batch: Collection[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pending_receipts(engine: Engine, batch: Collection[int] = (),
+                     upto: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Submissions whose receipt files are not written yet (from this run or one that stopped before
     writing them), and those of `batch` (this run's) even if written: with two runs at once, the other one
     may have written this run's receipts first, and this run's summary still lists every file it loaded.
-    Oldest first, and their conflicts in the order found."""
+    upto: only pending submissions with an id up to this one (a batch whose receipts are written while the
+    run's next batch loads leaves that batch's to its own receipts). Oldest first, and their conflicts in
+    the order found."""
     columns = select(*(getattr(Submission, c) for c in RECEIPT_COLUMNS))
+    unwritten = Submission.receipt_written_at.is_(None)
     with engine.connect() as conn:
-        rows = conn.execute(columns.where(Submission.receipt_written_at.is_(None))).all()
+        rows = conn.execute(columns.where(unwritten if upto is None else unwritten & (Submission.id <= upto))).all()
         answered = sorted(set(batch) - {r[0] for r in rows})
         for i in range(0, len(answered), IN_CHUNK):
             rows += conn.execute(columns.where(Submission.id.in_(answered[i:i + IN_CHUNK]))).all()
