@@ -155,7 +155,7 @@ def compiled_templates() -> _CompiledTemplates:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         log.warning("Data Docs templates cached in memory only, %s: %s", folder, exc)
-        return _CompiledTemplates(folder)
+        return _CompiledTemplates(None)
     return _CompiledTemplates(folder)
 
 

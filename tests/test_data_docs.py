@@ -168,3 +168,23 @@ def test_a_later_site_build_reuses_the_compiled_templates_and_writes_the_same_pa
     assert _undated(later / suite_page) == _undated(next_process / suite_page) == _undated(first / suite_page)
     assert index_run_names(next_process) == {"snapshot taoyuan 2021-10 v1"}
     assert assert_loads_nothing_from_outside(next_process) >= 3
+
+
+def test_a_cache_folder_that_cannot_be_made_costs_speed_never_a_page(tmp_path, monkeypatch, caplog):
+    from tasks import gx_offline
+    from township.settings import get_settings
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("TOWNSHIP_CACHE_DIR", str(blocked))
+    get_settings.cache_clear()
+    gx_offline.compiled_templates.cache_clear()
+    try:
+        failed = check_snapshot(snapshot_table(2), DocsRun(tmp_path / "docs", "snapshot taoyuan 2021-10 v2"))
+        assert gx_offline.compiled_templates().on_disk is False
+    finally:
+        get_settings.cache_clear()
+        gx_offline.compiled_templates.cache_clear()
+    assert list(failed["code"]) == ["S_REPORTERS_INCONSISTENT"]
+    assert index_run_names(tmp_path / "docs") == {"snapshot taoyuan 2021-10 v2"}
+    assert "cached in memory only" in caplog.text
