@@ -23,6 +23,7 @@ from tasks.gx_lazy import defer_unused_modules
 defer_unused_modules()  # before Great Expectations is first imported (by the next line): see tasks/gx_lazy.py
 
 import tasks.custom_expectations  # noqa: E402, F401  - registers our expectation types with GX
+from tasks.gx_memo import memoised_configurations  # noqa: E402
 from township.settings import EXPECTATIONS_DIR  # noqa: E402
 
 if TYPE_CHECKING:
@@ -141,14 +142,15 @@ def validate_frame(df: pd.DataFrame, suite_name: str, id_column: str | list[str]
         return []
     id_columns = _ids(id_column)
     df = df[suite_columns(suite, list(df.columns), id_columns)]
-    if docs is None:
-        batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-        result = batch.validate(suite, result_format=result_format(id_column),
-                                expectation_parameters=parameters or {})
-    else:
-        from tasks.gx_docs import validate_into_site
+    with memoised_configurations():  # each expectation's configuration built once, not ~70 times: tasks/gx_memo.py
+        if docs is None:
+            batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+            result = batch.validate(suite, result_format=result_format(id_column),
+                                    expectation_parameters=parameters or {})
+        else:
+            from tasks.gx_docs import validate_into_site
 
-        result = validate_into_site(df, suite_name, id_column, parameters or {}, docs)
+            result = validate_into_site(df, suite_name, id_column, parameters or {}, docs)
     failures = []
     for r in result.results:
         if r.success:
