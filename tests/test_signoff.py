@@ -114,9 +114,11 @@ def test_a_final_signed_between_review_and_load_still_locks_the_month(runtime):
 
 
 @pytest.fixture
-def township(monkeypatch):
+def township(monkeypatch, prefect_server):  # noqa: ARG001 - the flows report to this process's one server
     """The `township` command's functions, called as the command line calls them, their output recorded.
-    (Not through CliRunner: it swaps sys.stdout under Prefect's log handlers, which then fail.)"""
+    (Not through CliRunner: it swaps sys.stdout under Prefect's log handlers, which then fail.) Through the
+    `prefect_server` fixture, the temporary server the command starts is this process's one, started from the
+    run's migrated Prefect database rather than migrating one of its own (~7 CPU-s)."""
     def invoke(command: str, **options) -> str:  # noqa: ANN003
         console = Console(width=250, no_color=True, record=True, file=io.StringIO())
         monkeypatch.setattr(cli.app, "console", console)
