@@ -19,6 +19,7 @@ results with and without). Another version gets GX's own behaviour until it is c
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -26,12 +27,18 @@ CHECKED_VERSION = "1.24.1"
 
 _memo: ContextVar[dict | None] = ContextVar("township_gx_configuration_memo", default=None)
 _installed: list[bool] = []
+_installing = threading.Lock()  # validations may start in two threads at once (Prefect runs tasks in threads)
 
 
 def _install() -> bool:
     """Put the memoising property on GX's Expectation once; False if this GX is not the version checked."""
     if _installed:
         return _installed[0]
+    with _installing:
+        return _installed[0] if _installed else _put_on_expectation()
+
+
+def _put_on_expectation() -> bool:
     import great_expectations
     from great_expectations.expectations.expectation import Expectation
 
