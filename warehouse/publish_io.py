@@ -52,7 +52,7 @@ def _utc_column(s: pd.Series) -> pd.Series:
 def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:  # noqa: ANN001
     # Rows as plain tuples: pandas asks each Row for attributes it lacks (namedtuple, dataclass…), each miss a
     # SQLAlchemy key lookup and exception; a township's 448 values took 4.6 ms, as tuples 1.8.
-    rows = [tuple(r) for r in conn.execute(stmt)]
+    rows = [tuple(r) for r in conn.execute(stmt).all()]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({c: [] for c in columns})
 
 
@@ -256,7 +256,7 @@ def read_snapshot_history(engine: Engine, township: str, period: str) -> pd.Data
         result = conn.execute(text(
             "SELECT * FROM snapshot_history WHERE township_code = :t AND period = :p "
             "ORDER BY vintage, indicator_code"), {"t": township, "p": period})
-        df = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
+        df = pd.DataFrame([tuple(r) for r in result.all()], columns=list(result.keys()))
     for col in ("published_at", "valid_from", "valid_to"):
         df[col] = _utc_column(df[col]) if not df.empty else df[col]
     return df
