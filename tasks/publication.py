@@ -229,7 +229,7 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
     (an unchanged re-publish) is left exactly as it is. Returns the folder, its files, and the
     vintage's stored changes and check failures."""
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
-    _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
+    changes, checks = publish_io.read_vintage_notes(rt.engine, frozen.snapshot_id)
     changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
     if verify.published_intact(rt.engine, frozen.snapshot_id, folder):  # VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks

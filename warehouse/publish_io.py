@@ -231,6 +231,13 @@ def read_vintage(engine: Engine, snapshot_id: int) -> tuple[VintageRow, pd.DataF
     with engine.connect() as conn:
         head = _vintage(conn.execute(select(*Snapshot.__table__.c).where(Snapshot.id == snapshot_id)).one())
         values = read_vintage_values(conn, snapshot_id)
+        changes, checks = read_vintage_notes(conn, snapshot_id)
+    return head, values, changes, checks
+
+
+def read_vintage_notes(source: Engine | Connection, snapshot_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A vintage's changes and check failures, exactly as frozen (what its report says beside the figures)."""
+    with connected(source) as conn:
         ch = SnapshotChange.__table__
         change_cols = [c.name for c in ch.c if c.name != "snapshot_id"]
         changes = _frame(conn, select(*[ch.c[n] for n in change_cols]).where(ch.c.snapshot_id == snapshot_id)
@@ -239,7 +246,7 @@ def read_vintage(engine: Engine, snapshot_id: int) -> tuple[VintageRow, pd.DataF
         checks = _frame(conn, select(ck.c.code, ck.c.indicator_code, ck.c.message_zh, ck.c.message_en)
                         .where(ck.c.snapshot_id == snapshot_id).order_by(ck.c.id),
                         ["code", "indicator_code", "message_zh", "message_en"])
-    return head, values, changes, checks
+    return changes, checks
 
 
 def vintage_count(engine: Engine, township: str, period: str) -> int:
