@@ -102,24 +102,28 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     cell = st["cell"]
     font, size = cell.fontName, cell.fontSize
     styles = _cell_styles(font, size, cell.leading)
-    plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
-
-    def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
-        # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
-        # (CJK line breaks between any two characters).
-        if "\n" not in s and _string_width(s, font, size) <= widths[col] - 2 * _PAD:
-            plain[col, row] = kind
-            return s
-        return Paragraph(escape(s), st[kind])
-
-    rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
-    rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
-    # Each cell gets the shared style of its kind (a Paragraph cell: "cell", its own style aligns it), instead of
-    # style commands that platypus applies cell by cell to a CellStyle of each cell's own.
-    cell_styles = [[styles[plain.get((j, i), "cell")] for j in range(len(cols))] for i in range(len(rows))]
-    # A row of plain strings is one line high, as platypus would measure it; rows with a Paragraph it measures.
+    limits = [w - 2 * _PAD for w in widths]
     one_line = cell.leading + 2 * _VPAD
-    heights = [None if any((j, i) not in plain for j in range(len(cols))) else one_line for i in range(len(rows))]
+    rows, cell_styles, heights = [], [], []
+    # Row by row, in one pass: text that fits its column on one line is a plain string; text that must wrap stays a
+    # Paragraph (CJK line breaks between any two characters). Each cell gets the shared style of its kind (a
+    # Paragraph cell: "cell", its own style aligns it), instead of style commands that platypus applies cell by
+    # cell to a CellStyle of each cell's own. A row of plain strings is one line high, as platypus would measure
+    # it; rows with a Paragraph it measures.
+    for i, row in enumerate([[str(c) for c in cols], *zip(*text)]):
+        cells, kinds, one = [], [], True
+        for v, limit in zip(row, limits):
+            kind = "cell" if i == 0 else _kind(v)
+            if "\n" not in v and _string_width(v, font, size) <= limit:
+                cells.append(v)
+                kinds.append(styles[kind])
+            else:
+                cells.append(Paragraph(escape(v), st[kind]))
+                kinds.append(styles["cell"])
+                one = False
+        rows.append(cells)
+        cell_styles.append(kinds)
+        heights.append(one_line if one else None)
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
     # normalizedData: the cells are already str or Paragraph, none None (platypus would check each one).
     table = _table_class()(rows, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT",
