@@ -149,7 +149,7 @@ def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage) -> t
     """Write the county vintage's folder once (a complete, intact folder is left as it is): tables, ranking,
     charts, report, and a manifest naming the township vintages behind every figure."""
     folder = exports.vintage_folder(rt.settings.publish_dir, preview.county, str(preview.period), frozen.vintage)
-    _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
+    changes, checks = publish_io.read_vintage_notes(rt.engine, frozen.snapshot_id)
     if frozen.vintage > 1:
         with rt.engine.connect() as conn:
             before = county_io.read_county_vintage_sources(conn, preview.county, str(preview.period),

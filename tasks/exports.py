@@ -4,6 +4,7 @@ and manifest.json. A vintage folder is built aside and renamed into place, then 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -162,10 +163,17 @@ def export_arrow(frame: pd.DataFrame) -> pa.Table:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    out = frame[EXPORT_COLUMNS].copy()
-    for c in ("indicator_name", "missing_reporters", "note"):
-        out[c] = [None if v is None else safe_text(v) for v in out[c].tolist()]
-    out.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel then reads UTF-8
+    """The export frame as CSV, byte for byte what pandas' to_csv writes (floats as repr, NULL empty, minimal
+    quoting, os.linesep), with the csv module on the columns' lists: half the time for a few hundred rows."""
+    cols = [frame[c].tolist() for c in EXPORT_COLUMNS]
+    for k, c in enumerate(EXPORT_COLUMNS):
+        if c in ("indicator_name", "missing_reporters", "note"):
+            cols[k] = [None if v is None else safe_text(v) for v in cols[k]]
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel then reads UTF-8
+        w = csv.writer(f, lineterminator=os.linesep)
+        w.writerow(EXPORT_COLUMNS)
+        w.writerows([["" if v is None or v != v else repr(v) if type(v) is float else v for v in row]
+                     for row in zip(*cols)])
     return path
 
 

@@ -209,33 +209,36 @@ def export_header(rt: Runtime, township: str, period: Period, frozen: FrozenVint
 
 def _write_files(rt: Runtime, township: str, period: Period, header: exports.ExportHeader, table: pd.DataFrame,
                  trend: pd.DataFrame, checks: pd.DataFrame, changes: pd.DataFrame, folder: Path,
-                 published_at: pd.Timestamp) -> None:
-    """Tables, charts and report of a month into `folder` (a vintage's staging folder, or the draft's)."""
+                 published_at: pd.Timestamp, paragraph: str) -> None:
+    """Tables, charts and report of a month into `folder` (a vintage's staging folder, or the draft's);
+    paragraph: the report's narrative of the table."""
     exports.write_table_exports(table, header, folder, published_at)
     drawn = charts.draw_charts(table, trend, header.period_label, period.year, period.month)
     # The follow-ups are read once, for the status table's counts and for their own section.
     follow = publish_io.read_follow_ups(rt.engine, township, str(period))
     status = status_table(rt.catalog, township, period, rt.settings.tz,
                           publish_io.read_submissions(rt.engine, township, str(period)), follow)
-    sections = report.build_sections(header, table, narrative(table, header.period_label), status,
+    sections = report.build_sections(header, table, paragraph, status,
                                      follow_up_view(follow), checks, changes,
                                      drawn)
     report.write_report(folder, header, sections)
 
 
 def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintage, table: pd.DataFrame,
-                trend: pd.DataFrame) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
+                trend: pd.DataFrame,
+                paragraph: str | None = None) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
     """Write the vintage's folder once: tables, charts, report, manifest. A folder already complete
     (an unchanged re-publish) is left exactly as it is. Returns the folder, its files, and the
-    vintage's stored changes and check failures."""
+    vintage's stored changes and check failures. paragraph: the table's narrative, if the caller has it."""
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
-    _head, _values, changes, checks = publish_io.read_vintage(rt.engine, frozen.snapshot_id)
+    changes, checks = publish_io.read_vintage_notes(rt.engine, frozen.snapshot_id)
     changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
     if verify.published_intact(rt.engine, frozen.snapshot_id, folder):  # VintageDamaged if the folder was altered
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)
-    _write_files(rt, township, period, header, table, trend, checks, changes, stage, frozen.published_at)
+    paragraph = narrative(table, frozen.period_label) if paragraph is None else paragraph
+    _write_files(rt, township, period, header, table, trend, checks, changes, stage, frozen.published_at, paragraph)
     exports.write_manifest(stage, header)
     exports.move_into_place(stage, folder)
     verify.record_published(rt.engine, frozen.snapshot_id, folder)
@@ -266,19 +269,22 @@ def write_draft(rt: Runtime, preview: Preview) -> Path:
                                        preview.content_hash)
     stage = exports.staging_folder(folder)
     _write_files(rt, township, period, header, preview.table, preview.trend, preview.checks, preview.changes,
-                 stage, now)
+                 stage, now, narrative(preview.table, preview.label))
     shutil.rmtree(folder, ignore_errors=True)
     stage.rename(folder)
     return folder
 
 
 def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple,
-                   signature: Signature | None = None, applied: list[int] | None = None) -> PublishResult:
-    """Assemble the result from the freeze step and the export step's (folder, files, changes, checks)."""
+                   signature: Signature | None = None, applied: list[int] | None = None,
+                   paragraph: str | None = None) -> PublishResult:
+    """Assemble the result from the freeze step and the export step's (folder, files, changes, checks);
+    paragraph: the table's narrative, if the caller has it."""
     folder, files, changes, stored_checks = exported
     return PublishResult(
         snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
-        folder=folder, files=files, check_failures=stored_checks, narrative=narrative(table, frozen.period_label),
+        folder=folder, files=files, check_failures=stored_checks,
+        narrative=narrative(table, frozen.period_label) if paragraph is None else paragraph,
         table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
         published_at=frozen.published_at, changes=changes, signer=signature.signer if signature else None,
         applied=applied or [])
@@ -313,8 +319,9 @@ def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature |
                 raise
             preview = preview_township(rt, preview.township, preview.period)
     township, period = preview.township, preview.period
-    result = publish_result(frozen, preview.table, export_step(rt, township, period, frozen, preview.table,
-                                                               preview.trend), signature, applied)
+    paragraph = narrative(preview.table, frozen.period_label)  # once, for the report and the result
+    exported = export_step(rt, township, period, frozen, preview.table, preview.trend, paragraph)
+    result = publish_result(frozen, preview.table, exported, signature, applied, paragraph)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
     return result
 

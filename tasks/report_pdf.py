@@ -102,24 +102,28 @@ def _table(section: Section, st: dict, width: float):  # noqa: ANN202
     cell = st["cell"]
     font, size = cell.fontName, cell.fontSize
     styles = _cell_styles(font, size, cell.leading)
-    plain: dict[tuple[int, int], str] = {}  # (col, row) → kind, of the cells drawn as plain strings
-
-    def place(s: str, kind: str, col: int, row: int):  # noqa: ANN202
-        # Text that fits its column on one line is a plain string; text that must wrap stays a Paragraph
-        # (CJK line breaks between any two characters).
-        if "\n" not in s and _string_width(s, font, size) <= widths[col] - 2 * _PAD:
-            plain[col, row] = kind
-            return s
-        return Paragraph(escape(s), st[kind])
-
-    rows = [[place(str(c), "cell", j, 0) for j, c in enumerate(cols)]]
-    rows += [[place(v, _kind(v), j, i) for j, v in enumerate(row)] for i, row in enumerate(zip(*text), start=1)]
-    # Each cell gets the shared style of its kind (a Paragraph cell: "cell", its own style aligns it), instead of
-    # style commands that platypus applies cell by cell to a CellStyle of each cell's own.
-    cell_styles = [[styles[plain.get((j, i), "cell")] for j in range(len(cols))] for i in range(len(rows))]
-    # A row of plain strings is one line high, as platypus would measure it; rows with a Paragraph it measures.
+    limits = [w - 2 * _PAD for w in widths]
     one_line = cell.leading + 2 * _VPAD
-    heights = [None if any((j, i) not in plain for j in range(len(cols))) else one_line for i in range(len(rows))]
+    rows, cell_styles, heights = [], [], []
+    # Row by row, in one pass: text that fits its column on one line is a plain string; text that must wrap stays a
+    # Paragraph (CJK line breaks between any two characters). Each cell gets the shared style of its kind (a
+    # Paragraph cell: "cell", its own style aligns it), instead of style commands that platypus applies cell by
+    # cell to a CellStyle of each cell's own. A row of plain strings is one line high, as platypus would measure
+    # it; rows with a Paragraph it measures.
+    for i, row in enumerate([[str(c) for c in cols], *zip(*text)]):
+        cells, kinds, one = [], [], True
+        for v, limit in zip(row, limits):
+            kind = "cell" if i == 0 else _kind(v)
+            if "\n" not in v and _string_width(v, font, size) <= limit:
+                cells.append(v)
+                kinds.append(styles[kind])
+            else:
+                cells.append(Paragraph(escape(v), st[kind]))
+                kinds.append(styles["cell"])
+                one = False
+        rows.append(cells)
+        cell_styles.append(kinds)
+        heights.append(one_line if one else None)
     # repeatRows=1: a table continued on the next page starts with its header row; platypus splits between rows.
     # normalizedData: the cells are already str or Paragraph, none None (platypus would check each one).
     table = _table_class()(rows, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT",
@@ -184,9 +188,14 @@ def _table_class() -> type:
             super()._drawLines()
 
         def _drawCell(self, cellval, cellstyle, pos, size) -> None:  # noqa: ANN001
-            if not isinstance(cellval, str) or "\n" in cellval or cellstyle.alignment not in _ALIGNS \
-                    or cellstyle.valign != "MIDDLE" or cellstyle.href or cellstyle.destination \
-                    or cellstyle.direction or cellstyle.shaping:
+            # Whether a style's cells can go into the shared text object is asked once per style of the table
+            # (cells share their kind's style, _cell_styles; platypus changes no style while it draws).
+            plain = self.__dict__.setdefault("_plain", {})
+            ok = plain.get(cellstyle)
+            if ok is None:
+                ok = plain[cellstyle] = cellstyle.alignment in _ALIGNS and cellstyle.valign == "MIDDLE" \
+                    and not (cellstyle.href or cellstyle.destination or cellstyle.direction or cellstyle.shaping)
+            if not ok or not isinstance(cellval, str) or "\n" in cellval or not self.canv.bottomup:
                 self._flush()  # the page keeps the cells' order (what a reader's text extraction follows)
                 super()._drawCell(cellval, cellstyle, pos, size)
                 return
@@ -194,6 +203,7 @@ def _table_class() -> type:
             if text is None:
                 text = self._text = self.canv.beginText()
                 text._font = text._color = None
+                self._runs = _RUNS.setdefault(self.canv._doc, {})
             # Font and colour as Table._drawCell sets them on the canvas, only when they change: each cell has a
             # CellStyle object of its own, nearly all alike.
             if text._font != (cellstyle.fontname, cellstyle.fontsize, cellstyle.leading):
@@ -216,29 +226,34 @@ def _table_class() -> type:
                 w = _string_width(cellval, cellstyle.fontname, cellstyle.fontsize)
                 x = colpos + colwidth - cellstyle.rightPadding - w if cellstyle.alignment == "RIGHT" \
                     else colpos + (colwidth + cellstyle.leftPadding - cellstyle.rightPadding - w) * 0.5
-            text.setTextOrigin(x, y)
             if text._ttf is None:
+                text.setTextOrigin(x, y)
                 text._textOut(cellval)  # textOut without measuring the string again to advance the cursor
             else:
-                self._show(text, cellval)
+                # text.setTextOrigin(x, y) (bottom-up), its operator written with the string's
+                text._x0 = text._x = x
+                text._y0 = text._y = y
+                text._code.append(f"1 0 0 1 {fp_str(x, y)} Tm {self._show(text, cellval)}")
 
-        def _show(self, text, cellval: str) -> None:  # noqa: ANN001
-            """text._textOut(cellval) for a TrueType font, the same operators: the string's runs per font subset
+        def _show(self, text, cellval: str) -> str:  # noqa: ANN001
+            """The operators text._textOut(cellval) writes for a TrueType font: the string's runs per font subset
             (the subset's code of each character, assigned once per document and never changed) are formatted
             once per document and string; a township's tables repeat —, 未报, units and counts."""
-            doc, font = self.canv._doc, text._ttf
-            cache = _RUNS.setdefault(doc, {})
-            runs = cache.get((font.fontName, cellval))
+            font = text._ttf
+            runs = self._runs.get((font.fontName, cellval))
             if runs is None:
-                runs = cache[font.fontName, cellval] = [(subset, f"({self.canv._escape(t)}) Tj")
-                                                        for subset, t in _split_string(font, cellval, doc)]
+                doc = self.canv._doc
+                runs = self._runs[font.fontName, cellval] = [(subset, f"({self.canv._escape(t)}) Tj")
+                                                             for subset, t in _split_string(font, cellval, doc)]
+            if len(runs) == 1 and runs[0][0] == text._curSubset:
+                return runs[0][1]
             ops = []
             for subset, op in runs:
                 if subset != text._curSubset:
-                    ops.append(f"{font.getSubsetInternalName(subset, doc)} {text._tf}")
+                    ops.append(f"{font.getSubsetInternalName(subset, self.canv._doc)} {text._tf}")
                     text._curSubset = subset
                 ops.append(op)
-            text._code.append(" ".join(ops))
+            return " ".join(ops)
 
     from reportlab.lib.rl_accel import fp_str
     from reportlab.pdfbase.pdfmetrics import getFont
@@ -248,15 +263,17 @@ def _table_class() -> type:
 
 def _split_string(font, text: str, doc) -> list[tuple[int, bytes]]:  # noqa: ANN001
     """font.splitString(text, doc): the string's runs of one subset each, as (subset, codes). When every character
-    already has its code, all in the first subset (a report's font subset holds ASCII and a few hundred characters
-    it shows, so nearly every cell after the first few), the one run is read off the codes in one pass;
+    already has its code, all in the first subset (ASCII, digits and the first ~130 other characters the document
+    shows: nearly every number after the first few cells), the one run is read off the codes in one pass;
     otherwise reportlab's splitString assigns the new codes, character by character."""
     state = font.state.get(doc)
-    if state is not None and state.nextCode <= 256 and text and "\xa0" not in text:
+    if state is not None and text and "\xa0" not in text:
         codes = state.assignments
         points = list(map(ord, text))
         if all(map(codes.__contains__, points)):
-            return [(0, bytes(map(codes.__getitem__, points)))]
+            n = list(map(codes.__getitem__, points))
+            if max(n) < 256:
+                return [(0, bytes(n))]
     return font.splitString(text, doc)
 
 

@@ -55,9 +55,19 @@ def content_hash(table: pd.DataFrame, label: str, sources: pd.DataFrame | None =
 
 
 def _canonical_rows(frame: pd.DataFrame, columns: list[str], key: str) -> list[dict]:
-    t = frame[columns].sort_values(key)
-    cols = [[_canonical(v) for v in t[c].tolist()] for c in columns]
+    # Sorted by the key (unique: an indicator, a township) on the columns' lists, not by a sorted copy of the frame.
+    keys = frame[key].tolist()
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    cols = [_canonical_column([*map(values.__getitem__, order)], frame[c].dtype == "float64")
+            for c, values in ((c, frame[c].tolist()) for c in columns)]
     return [dict(zip(columns, vals)) for vals in zip(*cols)]
+
+
+def _canonical_column(values: list, floats: bool) -> list:
+    """_canonical of each value; a float64 column's values are floats (or NaN), canonical in one expression."""
+    if not floats:
+        return [_canonical(v) for v in values]
+    return [None if v != v else (int(r) if (r := round(v, 6)).is_integer() else r) for v in values]
 
 
 def _canonical(v: object) -> object:

@@ -34,7 +34,6 @@ def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, 
     """The pure part of `reporting_status`."""
     reps = catalog.expected_reporters(township)
     deadline = pd.Timestamp(catalog.deadline_for(period, tz))
-    out = pd.DataFrame({"reporter_code": [r.code for r in reps], "name": [r.name for r in reps]})
     # Counted in plain Python: some tens of reporters and files, where each pandas groupby costs a millisecond.
     first: dict = {}
     files, rejected = Counter(), Counter()
@@ -45,18 +44,19 @@ def status_table(catalog: Catalog, township: str, period: Period, tz: ZoneInfo, 
         if status in publish_io.ACCEPTED and (code not in first or received < first[code]):
             first[code] = received
     warnings = Counter(follow_ups["reporter_code"].tolist())
-    # map through a dict: pandas cannot map an empty datetime Series (a month nobody has reported yet)
-    out["received_at"] = pd.to_datetime(out["reporter_code"].map(first), utc=True).dt.tz_convert(tz)
-    out["deadline"] = deadline
-    codes = out["reporter_code"].tolist()
-    out["submissions"] = pd.Series([files[c] for c in codes], dtype="int64")
-    out["rejected"] = pd.Series([rejected[c] for c in codes], dtype="int64")
-    out["warnings_open"] = pd.Series([warnings[c] for c in codes], dtype="int64")
-    on_time = out["received_at"] <= deadline
-    out["status"] = "missing"
-    out.loc[out["received_at"].notna() & on_time, "status"] = "on_time"
-    out.loc[out["received_at"].notna() & ~on_time, "status"] = "late"
-    return out[STATUS_COLUMNS]
+    codes = [r.code for r in reps]
+    # Built as lists, the frame made once: a township has some tens of reporters, and each pandas column operation
+    # costs more than the list. received_at: from an object Series, as pandas cannot map an empty datetime Series
+    # (a month nobody has reported yet).
+    received = pd.to_datetime(pd.Series([first.get(c) for c in codes], dtype=object), utc=True).dt.tz_convert(tz)
+    return pd.DataFrame({
+        "reporter_code": codes, "name": [r.name for r in reps],
+        "status": ["missing" if t is pd.NaT else "on_time" if t <= deadline else "late" for t in received.tolist()],
+        "received_at": received, "deadline": deadline,
+        "submissions": pd.Series([files[c] for c in codes], dtype="int64"),
+        "rejected": pd.Series([rejected[c] for c in codes], dtype="int64"),
+        "warnings_open": pd.Series([warnings[c] for c in codes], dtype="int64"),
+    }, columns=STATUS_COLUMNS)
 
 
 def follow_up_list(engine: Engine, township: str, period: Period | str) -> pd.DataFrame:

@@ -98,6 +98,20 @@ def test_a_missing_village_is_left_out_of_the_sum_and_of_the_comparable_base(cat
     assert r["target_pct"] == 25.2  # 65.5 / 260
 
 
+def test_ten_villages_in_hundredths_add_up_as_on_paper(catalog):
+    # Each village: 1-9月 0.07, 1-10月 0.10 (万元), last year 0.05; a float sum of ten 0.1 is 0.9999999999999999.
+    rows = []
+    for n in range(1, 11):
+        v = f"V{n:02d}"
+        rows += [(v, "2021-09", "village_collective_income", None, 0.07),
+                 (v, "2021-10", "village_collective_income", None, 0.1),
+                 (v, "2020-10", "village_collective_income", None, 0.05)]
+    r = row(compute_township(values(*rows), catalog, "taoyuan", Period(2021, 10)), "village_collective_income")
+    assert r["ytd_value"] == 1.0 and r["month_value"] == 0.3  # 10 × 0.10; 10 × (0.10 − 0.07)
+    assert r["prior_ytd_value"] == 0.5 and r["yoy_pct"] == 100.0  # 1.00 / 0.50 − 1
+    assert (r["reporters_expected"], r["reporters_reported"]) == (10, 10) and missing(r["missing_reporters"])
+
+
 def test_a_reporter_that_sent_nothing_is_missing_never_zero(catalog):
     t = compute_township(values(("econ", "2021-10", "trade_sales", 10.0, 100.0)), catalog, "taoyuan",
                          Period(2021, 10))

@@ -50,7 +50,9 @@ def _utc_column(s: pd.Series) -> pd.Series:
 
 
 def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:  # noqa: ANN001
-    rows = conn.execute(stmt).all()
+    # Rows as plain tuples: pandas asks each Row for attributes it lacks (namedtuple, dataclass…), each miss a
+    # SQLAlchemy key lookup and exception; a township's 448 values took 4.6 ms, as tuples 1.8.
+    rows = [tuple(r) for r in conn.execute(stmt).all()]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({c: [] for c in columns})
 
 
@@ -229,6 +231,13 @@ def read_vintage(engine: Engine, snapshot_id: int) -> tuple[VintageRow, pd.DataF
     with engine.connect() as conn:
         head = _vintage(conn.execute(select(*Snapshot.__table__.c).where(Snapshot.id == snapshot_id)).one())
         values = read_vintage_values(conn, snapshot_id)
+        changes, checks = read_vintage_notes(conn, snapshot_id)
+    return head, values, changes, checks
+
+
+def read_vintage_notes(source: Engine | Connection, snapshot_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A vintage's changes and check failures, exactly as frozen (what its report says beside the figures)."""
+    with connected(source) as conn:
         ch = SnapshotChange.__table__
         change_cols = [c.name for c in ch.c if c.name != "snapshot_id"]
         changes = _frame(conn, select(*[ch.c[n] for n in change_cols]).where(ch.c.snapshot_id == snapshot_id)
@@ -237,7 +246,7 @@ def read_vintage(engine: Engine, snapshot_id: int) -> tuple[VintageRow, pd.DataF
         checks = _frame(conn, select(ck.c.code, ck.c.indicator_code, ck.c.message_zh, ck.c.message_en)
                         .where(ck.c.snapshot_id == snapshot_id).order_by(ck.c.id),
                         ["code", "indicator_code", "message_zh", "message_en"])
-    return head, values, changes, checks
+    return changes, checks
 
 
 def vintage_count(engine: Engine, township: str, period: str) -> int:
@@ -254,7 +263,7 @@ def read_snapshot_history(engine: Engine, township: str, period: str) -> pd.Data
         result = conn.execute(text(
             "SELECT * FROM snapshot_history WHERE township_code = :t AND period = :p "
             "ORDER BY vintage, indicator_code"), {"t": township, "p": period})
-        df = pd.DataFrame(result.all(), columns=list(result.keys()))
+        df = pd.DataFrame([tuple(r) for r in result.all()], columns=list(result.keys()))
     for col in ("published_at", "valid_from", "valid_to"):
         df[col] = _utc_column(df[col]) if not df.empty else df[col]
     return df
