@@ -9,6 +9,7 @@ Prefect task (flows/runners.py). The order of the steps lives in the pipeline, n
 from __future__ import annotations
 
 import atexit
+import gc
 import multiprocessing
 import os
 import threading
@@ -56,14 +57,24 @@ def _pool() -> ProcessPoolExecutor:
 
     Forked, not spawned: a spawned worker imports pandas, matplotlib, reportlab and the rest again (seconds, as
     long as publishing a county). All workers are forked at once, here, before any of them is used, so no
-    fork happens while another thread of ours holds a lock."""
+    fork happens while another thread of ours holds a lock.
+
+    The objects a worker inherits are frozen out of its garbage collector (`gc.freeze()` across the fork, as
+    the gc module's documentation advises for fork without exec): a worker never runs the finalizers of its
+    parent's objects. It did: a worker forked after a DuckDB connection became garbage in the parent crashed
+    with a segmentation fault while collecting it (tests/test_pipeline_fork.py). It also spares the workers
+    from walking, and copying on write, the parent's whole heap at each full collection."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             n = worker_processes()
             pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
-            for f in [pool.submit(_ready) for _ in range(n)]:
-                f.result()
+            gc.freeze()  # the workers are forked at the first submit: each inherits these objects as frozen
+            try:
+                for f in [pool.submit(_ready) for _ in range(n)]:
+                    f.result()
+            finally:
+                gc.unfreeze()  # the parent collects its own objects as before
             _POOL = pool
         return _POOL
 
