@@ -21,17 +21,9 @@ DISPLAY_COLUMNS = ["indicator_name", "unit", "decimals", "measure", "parent_code
                    "parent_ytd_value", "jan_feb_combined", "note"]
 
 
-def round_half_up(x: pd.Series, decimals: pd.Series | int) -> pd.Series:
-    """四舍五入 as statistical tables do (numpy rounds half to even); NaN stays NaN."""
-    if x.dtype != "float64":
-        f = np.power(10.0, decimals)
-        return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
-    return pd.Series(_round_half_up(x.to_numpy(), np.asarray(decimals)), index=x.index)
-
-
-def _round_half_up(a: np.ndarray, decimals: np.ndarray | int) -> np.ndarray:
-    """round_half_up on arrays: a table rounds six columns, and each Series operation costs more than the
-    arithmetic itself."""
+def round_half_up(a: np.ndarray, decimals: np.ndarray | int) -> np.ndarray:
+    """四舍五入 as statistical tables do (numpy rounds half to even); NaN stays NaN. On arrays: a table rounds six
+    columns, and each Series operation costs more than the arithmetic itself."""
     f = np.power(10.0, decimals)
     # The tiny epsilon absorbs binary noise such as 1.005 * 100 = 100.49999999999999.
     return np.sign(a) * np.floor(np.abs(a) * f + 0.5 + 1e-9) / f
@@ -208,9 +200,7 @@ def _township_table(figs: _Figures, pairs: _Pairs, cat: _CatalogArrays, catalog:
     # Reported = the reporter gave a figure; a month with no derivable ytd still counts (and the
     # snapshot suite then flags the missing ytd instead of calling the reporter missing).
     reported = ~np.isnan(ytd) | ~np.isnan(month)
-    # 同比 on a comparable base: only reporters with a figure in both years (comparable_base).
-    both = ~np.isnan(ytd) & ~np.isnan(prior)
-    prior, ytd_cmp = np.where(both, prior, np.nan), np.where(both, ytd, np.nan)
+    prior, ytd_cmp = comparable(ytd, prior)
     n = len(cat.codes)
     sums = _group_sums(pairs.indicator, n, month, ytd, prior, ytd_cmp)
     expected = np.bincount(pairs.indicator, minlength=n).astype("int64")
@@ -265,11 +255,18 @@ def _group_sums(group: np.ndarray, groups: int, *columns: np.ndarray) -> list[np
     return out
 
 
+def comparable(ytd: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """同比 on a comparable base: only units (reporters; townships for a county) with a figure in both years
+    enter 去年同期 and the matching part of this year. Returns (prior, ytd_cmp), NaN where a unit lacks either;
+    同比 is the ratio of their sums."""
+    both = ~np.isnan(ytd) & ~np.isnan(prior)
+    return np.where(both, prior, np.nan), np.where(both, ytd, np.nan)
+
+
 def comparable_base(e: pd.DataFrame) -> pd.DataFrame:
-    """Only units (reporters; townships for a county) with a figure in both years enter 去年同期 (`prior`) and
-    the matching part of this year (`ytd_cmp`), whose ratio is 同比."""
-    both = e["ytd_value"].notna() & e["prior"].notna()
-    return e.assign(prior=e["prior"].where(both), ytd_cmp=e["ytd_value"].where(both))
+    """`comparable` on a frame of units (columns ytd_value and prior): adds ytd_cmp, restricts prior."""
+    prior, ytd_cmp = comparable(e["ytd_value"].to_numpy(dtype="float64"), e["prior"].to_numpy(dtype="float64"))
+    return e.assign(prior=prior, ytd_cmp=ytd_cmp)
 
 
 def sum_figures(e: pd.DataFrame) -> pd.DataFrame:
@@ -295,18 +292,18 @@ def derived_figures(out: pd.DataFrame, catalog: Catalog, org_unit: str, period: 
     with np.errstate(divide="ignore", invalid="ignore"):
         yoy = np.where((prior > 0) & ~np.isnan(ytd_cmp), (ytd_cmp / prior - 1) * 100, np.nan)
     for col in ("month_value", "ytd_value", "prior_ytd_value"):
-        out[col] = _round_half_up(out[col].to_numpy(dtype="float64"), d)
-    out["yoy_pct"] = _round_half_up(yoy, 1)
+        out[col] = round_half_up(out[col].to_numpy(dtype="float64"), d)
+    out["yoy_pct"] = round_half_up(yoy, 1)
     codes = out["indicator_code"].tolist()
     target = np.array([_number(catalog.target(org_unit, period.year, c)) for c in codes], dtype="float64")
     out["annual_target"] = target
     ytd = out["ytd_value"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(target > 0, ytd / target * 100, np.nan)
-    out["target_pct"] = _round_half_up(share, 1)
+    out["target_pct"] = round_half_up(share, 1)
     # 序时进度 applies to flows only: a stock target is a level to reach, not a pace over the months.
     elapsed = period.month / 12 * 100
-    out["schedule_gap_pp"] = _round_half_up(np.where(out["measure"].eq("flow").to_numpy(), share - elapsed, np.nan), 1)
+    out["schedule_gap_pp"] = round_half_up(np.where(out["measure"].eq("flow").to_numpy(), share - elapsed, np.nan), 1)
     parent_ytd = dict(zip(codes, ytd.tolist()))
     out["parent_ytd_value"] = np.array([parent_ytd.get(p, np.nan) if isinstance(p, str) else np.nan
                                         for p in out["parent_code"].tolist()], dtype="float64")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -168,7 +169,8 @@ def test_monthly_trend_sums_villages_per_month(catalog):
 def test_rounding_is_half_up_as_in_statistical_tables(value, decimals, expected):
     from tasks.compute import round_half_up
 
-    assert round_half_up(pd.Series([value]), decimals).iloc[0] == expected
+    assert round_half_up(np.array([value, np.nan]), decimals)[0] == expected
+    assert np.isnan(round_half_up(np.array([value, np.nan]), decimals)[1])  # NaN stays NaN
 
 
 def test_a_month_with_no_values_yet_is_every_reporter_missing(catalog):
