@@ -225,11 +225,10 @@ def _write_files(rt: Runtime, township: str, period: Period, header: exports.Exp
 
 
 def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintage, table: pd.DataFrame,
-                trend: pd.DataFrame,
-                paragraph: str | None = None) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
+                trend: pd.DataFrame, paragraph: str) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
     """Write the vintage's folder once: tables, charts, report, manifest. A folder already complete
     (an unchanged re-publish) is left exactly as it is. Returns the folder, its files, and the
-    vintage's stored changes and check failures. paragraph: the table's narrative, if the caller has it."""
+    vintage's stored changes and check failures. paragraph: the table's narrative (the report's paragraph)."""
     folder = exports.vintage_folder(rt.settings.publish_dir, township, str(period), frozen.vintage)
     changes, checks = publish_io.read_vintage_notes(rt.engine, frozen.snapshot_id)
     changes = name_change_submissions(rt.engine, changes, rt.settings.tz)
@@ -237,7 +236,6 @@ def export_step(rt: Runtime, township: str, period: Period, frozen: FrozenVintag
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, township, period, frozen)
     stage = exports.staging_folder(folder)
-    paragraph = narrative(table, frozen.period_label) if paragraph is None else paragraph
     _write_files(rt, township, period, header, table, trend, checks, changes, stage, frozen.published_at, paragraph)
     exports.write_manifest(stage, header)
     exports.move_into_place(stage, folder)
