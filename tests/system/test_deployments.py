@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -36,6 +37,18 @@ def test_two_overlapping_intake_runs_both_complete(intake_runs):
         assert_completed(run)
         assert run.name.startswith("intake 20"), run.name  # `intake 2021-11-03 09:00`: says what ran
         assert {"township", "intake"} <= set(run.tags)
+
+
+def test_each_run_is_the_engine_started_directly_with_the_deploying_python(intake_runs):
+    """prefect.yaml records the Python that deployed (the checkout's virtualenv) as the worker's command, so each
+    run is one process (no workspace-supervisor process before it), and the runs completed with it."""
+    assert all(run.state.is_completed() for run in intake_runs)
+    with get_client(sync_client=True) as client:
+        commands = {d.name: d.job_variables.get("command") for d in client.read_deployments()}
+    assert set(commands) == {"intake", "publish-monthly", "publish-county", "completeness-reminder", "rebuild"}
+    for name, command in commands.items():
+        python, engine = command.split(" ", 1)
+        assert (Path(python).parent, engine) == (Path(sys.executable).parent, "-m prefect.engine"), name
 
 
 def test_the_second_intake_waited_for_the_first(intake_runs):

@@ -18,13 +18,16 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.utilities.templating import apply_values
 from sqlalchemy import create_engine, text
 
 from bench.generate import write_catalog
+from flows.deploy_steps import this_python
 from flows.intake import intake
 from scripts.serve import WORK_POOL, PrefectStack, free_port
 from tasks.templates import form_rows, write_form
@@ -85,14 +88,17 @@ def partition_stack(tmp_path_factory, county_dir, prefect_database, taken_port):
             stack.start_worker(f"partition-worker-{n}", queue=queue)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             flow = intake.from_source(str(ROOT), "flows/intake.py:intake")
+            # prefect.yaml's job variables (the engine started directly), with this checkout's Python
+            job_variables = apply_values(yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))[
+                "definitions"]["work_pool"]["job_variables"], {"python": this_python()})
             for partition, queue in PARTITIONS.items():
                 flow.deploy(f"intake-{queue}", work_pool_name=WORK_POOL, work_queue_name=queue,
-                            parameters={"partition": partition}, concurrency_limit=1, tags=["township", "intake"],
-                            build=False, push=False, print_next_steps=False)
+                            job_variables=job_variables, parameters={"partition": partition}, concurrency_limit=1,
+                            tags=["township", "intake"], build=False, push=False, print_next_steps=False)
             # The whole inbox, served by the first partition's worker beside its own partition.
             flow.deploy("intake-all", work_pool_name=WORK_POOL, work_queue_name=PARTITIONS["1/2"],
-                        concurrency_limit=1, tags=["township", "intake"], build=False, push=False,
-                        print_next_steps=False)
+                        job_variables=job_variables, concurrency_limit=1, tags=["township", "intake"], build=False,
+                        push=False, print_next_steps=False)
             yield stack
     finally:
         stack.down()
