@@ -130,22 +130,23 @@ def changed_by(rt: Runtime, changes: pd.DataFrame, old_sources: pd.DataFrame,
 
 
 def _write_files(rt: Runtime, preview: CountyPreview, header: exports.ExportHeader, checks: pd.DataFrame,
-                 changes: pd.DataFrame, folder: Path, published_at: pd.Timestamp) -> None:
-    """The county's tables, ranking, charts and report into `folder` (a vintage's staging folder, or the draft's)."""
+                 changes: pd.DataFrame, folder: Path, published_at: pd.Timestamp, paragraph: str) -> None:
+    """The county's tables, ranking, charts and report (its paragraph: the table's narrative) into `folder` (a
+    vintage's staging folder, or the draft's)."""
     exports.write_table_exports(preview.table, header, folder, published_at)
     write_ranking_exports(preview.ranking, header, folder, published_at)
     drawn = [charts.ytd_vs_last_year(preview.table, preview.label),
              charts.completion_vs_schedule(preview.table, preview.period.month),
              ranking_chart(preview.ranking, preview.label, preview.period.month)]
     names = {t.code: t.name for t in rt.catalog.townships}
-    sections = county_sections(header, preview.table, narrative(preview.table, preview.label), preview.ranking,
+    sections = county_sections(header, preview.table, paragraph, preview.ranking,
                                preview.sources, names, checks, changes, [c for c in drawn if c is not None],
                                rt.settings.tz)
     report.write_report(folder, header, sections)
 
 
-def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage) -> tuple[Path, list[Path], pd.DataFrame,
-                                                                                      pd.DataFrame]:
+def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage,
+                paragraph: str) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame]:
     """Write the county vintage's folder once (a complete, intact folder is left as it is): tables, ranking,
     charts, report, and a manifest naming the township vintages behind every figure."""
     folder = exports.vintage_folder(rt.settings.publish_dir, preview.county, str(preview.period), frozen.vintage)
@@ -159,7 +160,7 @@ def export_step(rt: Runtime, preview: CountyPreview, frozen: FrozenVintage) -> t
         return folder, sorted(p for p in folder.iterdir() if p.is_file()), changes, checks
     header = export_header(rt, preview.county, preview.period, frozen)
     stage = exports.staging_folder(folder)
-    _write_files(rt, preview, header, checks, changes, stage, frozen.published_at)
+    _write_files(rt, preview, header, checks, changes, stage, frozen.published_at, paragraph)
     figures = township_figures(preview.sources, preview.values, preview.table["indicator_code"].tolist())
     exports.write_manifest(stage, header, {"org_unit": "county", **lineage_manifest(preview.sources, figures)})
     exports.move_into_place(stage, folder)
@@ -177,7 +178,7 @@ def write_county_draft(rt: Runtime, preview: CountyPreview) -> Path:
         with rt.engine.connect() as conn:
             changes = changed_by(rt, changes, county_io.read_county_sources(conn, preview.latest.id), preview)
     stage = exports.staging_folder(folder)
-    _write_files(rt, preview, header, preview.checks, changes, stage, now)
+    _write_files(rt, preview, header, preview.checks, changes, stage, now, narrative(preview.table, preview.label))
     shutil.rmtree(folder, ignore_errors=True)
     stage.rename(folder)
     return folder
@@ -197,7 +198,8 @@ def sign_step(preview: CountyPreview, rt: Runtime, final: bool, signature: Signa
     """One previewed county signed: its vintage frozen (a new one only if a figure or a township vintage changed),
     its folder written. Both parts are idempotent, so the step is retried as one."""
     frozen = freeze_step(rt, preview, final, signature, published_at)
-    result = publish_result(frozen, preview.table, export_step(rt, preview, frozen), signature)
+    paragraph = narrative(preview.table, frozen.period_label)  # once, for the report and the result
+    result = publish_result(frozen, preview.table, export_step(rt, preview, frozen, paragraph), paragraph, signature)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
     return CountyResult(**vars(result), preview=preview)
 

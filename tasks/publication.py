@@ -274,15 +274,15 @@ def write_draft(rt: Runtime, preview: Preview) -> Path:
 
 
 def publish_result(frozen: FrozenVintage, table: pd.DataFrame, exported: tuple,
-                   signature: Signature | None = None, applied: list[int] | None = None,
-                   paragraph: str | None = None) -> PublishResult:
+                   paragraph: str, signature: Signature | None = None,
+                   applied: list[int] | None = None) -> PublishResult:
     """Assemble the result from the freeze step and the export step's (folder, files, changes, checks);
-    paragraph: the table's narrative, if the caller has it."""
+    paragraph: the table's narrative (the report's paragraph, made once by the caller)."""
     folder, files, changes, stored_checks = exported
     return PublishResult(
         snapshot_id=frozen.snapshot_id, vintage=frozen.vintage, status=frozen.status, created=frozen.created,
         folder=folder, files=files, check_failures=stored_checks,
-        narrative=narrative(table, frozen.period_label) if paragraph is None else paragraph,
+        narrative=paragraph,
         table=table, period_label=frozen.period_label, content_hash=frozen.content_hash,
         published_at=frozen.published_at, changes=changes, signer=signature.signer if signature else None,
         applied=applied or [])
@@ -319,7 +319,7 @@ def sign_step(preview: Preview, rt: Runtime, final: bool, signature: Signature |
     township, period = preview.township, preview.period
     paragraph = narrative(preview.table, frozen.period_label)  # once, for the report and the result
     exported = export_step(rt, township, period, frozen, preview.table, preview.trend, paragraph)
-    result = publish_result(frozen, preview.table, exported, signature, applied, paragraph)
+    result = publish_result(frozen, preview.table, exported, paragraph, signature, applied)
     result.decision = signoff_io.read_signature(rt.engine, frozen.snapshot_id).decision
     return result
 
